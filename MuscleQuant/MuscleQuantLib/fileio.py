@@ -1,0 +1,54 @@
+"""Atomic file writing: a reader never sees a half-written result, a crash leaves no partial file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it into place only if the block succeeds.
+
+    The temporary name keeps the target's suffixes so that writers choosing a format by
+    extension (SimpleITK, matplotlib) still pick the right one.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(target.suffixes) or ".tmp"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name.split('.')[0]}-", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(target: str | Path, writer: Callable[[Path], Any]) -> Path:
+    """Call ``writer(tmp_path)`` and move the result to ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        writer(tmp)
+    return Path(target)
+
+
+def write_json(target: str | Path, data: Any) -> Path:
+    """Write JSON atomically, with stable key order so that identical runs give identical files."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n"
+    return write_atomic(target, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _json_default(value: Any) -> Any:
+    """Serialise numpy scalars/arrays and paths that json cannot handle itself."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
