@@ -10,11 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import gzip
+import struct
+import zlib
+
 import numpy as np
 import SimpleITK as sitk
 
 from .errors import InputError
 from .fileio import atomic_path
+
+sitk.ProcessObject_SetGlobalWarningDisplay(False)  # ITK prints warnings to stderr; our errors are one line
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 GEOMETRY_TOLERANCE = 1e-4  # mm and direction cosines; looser than float32 header round-off
@@ -52,9 +58,54 @@ def _read_file(path: Path) -> sitk.Image:
             path=path,
         ) from None
     try:
-        return reader.Execute()
+        image = reader.Execute()
     except RuntimeError as exc:
         raise InputError(f"image data could not be read (truncated or corrupt file): {_first_line(exc)}", path=path) from None
+    if image_suffix(path) in (".nii", ".nii.gz"):
+        _check_nifti_complete(path, image)
+    return image
+
+
+def _check_nifti_complete(path: Path, image: sitk.Image) -> None:
+    """ITK's NIfTI reader pads a truncated file with zeros instead of failing; check the byte count."""
+    data_bytes = image.GetNumberOfPixels() * image.GetNumberOfComponentsPerPixel() * image.GetSizeOfPixelComponent()
+    if path.name.lower().endswith(".gz"):
+        available, complete = _gzip_length(path)
+        if not complete:
+            raise InputError("truncated or corrupt file (compressed stream ends early)", path=path)
+    else:
+        available = path.stat().st_size
+    with _open_maybe_gzip(path) as handle:
+        header = handle.read(544)
+    offset = _nifti_vox_offset(header)
+    if available < offset + data_bytes:
+        raise InputError(f"truncated or corrupt file ({available} bytes, {offset + data_bytes} expected)", path=path)
+
+
+def _open_maybe_gzip(path: Path):
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+def _gzip_length(path: Path) -> tuple[int, bool]:
+    """Uncompressed length of a gzip file and whether its stream ended properly (CRC checked)."""
+    total = 0
+    try:
+        with gzip.open(path, "rb") as handle:
+            while chunk := handle.read(1 << 22):
+                total += len(chunk)
+    except (EOFError, OSError, zlib.error):
+        return total, False
+    return total, True
+
+
+def _nifti_vox_offset(header: bytes) -> int:
+    """Where the voxel data starts (NIfTI-1 or NIfTI-2, either byte order)."""
+    for order in "<>":
+        if len(header) >= 4 and struct.unpack(f"{order}i", header[:4])[0] == 348:
+            return int(struct.unpack(f"{order}f", header[108:112])[0])
+        if len(header) >= 176 and struct.unpack(f"{order}i", header[:4])[0] == 540:
+            return int(struct.unpack(f"{order}q", header[168:176])[0])
+    return 0
 
 
 def _read_dicom_folder(path: Path, series_uid: str | None) -> sitk.Image:
@@ -114,9 +165,10 @@ def _validated(image: sitk.Image, path: Path, allow_single_slice: bool) -> sitk.
 
 
 def _first_line(exc: BaseException) -> str:
+    """ITK's exception text without its source paths and banner lines, squeezed to one line."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    useful = [ln for ln in lines if "Exception" not in ln and not ln.startswith("sitk::")]
-    return (useful or lines or ["unknown error"])[-1][:300]
+    useful = [ln for ln in lines if "Exception" not in ln and not ln.startswith(("sitk::", "/", "Reason:"))]
+    return " ".join(useful or lines or ["unknown error"])[:240]
 
 
 def geometry(image: sitk.Image) -> dict[str, Any]:

@@ -48,8 +48,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError("only makes sense with --cohort N", field="--no-images")
     if args.out.exists() and not args.out.is_dir():
         raise InputError("exists and is not a folder", path=args.out)
-    if (args.out / DATASET_FILE).exists() and not args.overwrite:
-        raise InputError(f"already holds a phantom dataset ({DATASET_FILE}); use --overwrite or another folder", path=args.out)
+    for existing in (DATASET_FILE, "clinical.csv"):
+        if (args.out / existing).exists() and not args.overwrite:
+            raise InputError(f"already holds a phantom dataset ({existing}); use --overwrite or another folder",
+                             path=args.out)
 
 
 def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
