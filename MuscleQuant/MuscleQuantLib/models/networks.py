@@ -1,0 +1,99 @@
+"""Build a card's network without trusting the card: the name must be in the engine's one allowlist
+(``MuscleQuantLib.networks.NETWORKS``; no imports by name, no eval), and every argument must be a JSON
+value for a keyword the constructor really has, so a bad card fails here with the field named."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import InputError
+from ..networks import NETWORKS
+
+# Constructor parameters that take Python objects rather than data; a card may not set them.
+FORBIDDEN_ARGS = frozenset({"self", "norm_layer"})
+_NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+def network_factory(name: Any, source: str | Path | None = None) -> Any:
+    """The allowlisted constructor for ``name``; anything else is refused, never looked up."""
+    factory = NETWORKS.get(name) if isinstance(name, str) else None
+    if factory is None:
+        raise InputError(f"unknown network {name!r}; allowed: {', '.join(NETWORKS)}", path=source,
+                         field="network.name")
+    return factory
+
+
+def constructor_parameters(factory: Any) -> dict[str, inspect.Parameter]:
+    """Named parameters of ``factory``, following ``**kwargs`` up the class hierarchy (a subclass that
+    adds one option and passes the rest to MONAI still has its parent's arguments checked)."""
+    found: dict[str, inspect.Parameter] = {}
+    classes = factory.__mro__ if inspect.isclass(factory) else ()
+    for cls in classes or (factory,):
+        init = cls.__init__ if inspect.isclass(cls) else cls
+        if init is object.__init__:
+            break
+        params = inspect.signature(init).parameters
+        for param in params.values():
+            if param.kind in _NAMED and param.name != "self":
+                found.setdefault(param.name, param)
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            break
+    return found
+
+
+def _as_constructor_value(value: Any, field: str) -> Any:
+    """JSON lists become tuples: MONAI reads ('name', {options}) pairs and shape sequences as tuples."""
+    if isinstance(value, list):
+        return tuple(_as_constructor_value(v, field) for v in value)
+    if isinstance(value, dict):
+        return {k: _as_constructor_value(v, field) for k, v in value.items()}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise InputError(f"unsupported value type {type(value).__name__}", field=field)
+
+
+def check_network_args(name: str, args: dict[str, Any], spatial_dims: int, source: str | Path | None = None
+                       ) -> dict[str, Any]:
+    """Constructor keyword arguments for ``name``, after checking every key against its signature."""
+    params = constructor_parameters(network_factory(name, source))
+    for key in args:
+        if key in FORBIDDEN_ARGS or key not in params:
+            raise InputError(f"{name} has no argument {key!r} a card may set", path=source,
+                             field=f"network.args.{key}")
+    missing = [p for p, param in params.items() if param.default is inspect.Parameter.empty
+               and p not in args and p != "spatial_dims"]
+    if missing:
+        raise InputError(f"{name} needs {', '.join(missing)}", path=source, field="network.args")
+    kwargs = {k: _as_constructor_value(v, f"network.args.{k}") for k, v in args.items()}
+    if "spatial_dims" in params:
+        if kwargs.setdefault("spatial_dims", spatial_dims) != spatial_dims:
+            raise InputError(f"{kwargs['spatial_dims']} differs from the card's spatial_dims {spatial_dims}",
+                             path=source, field="network.args.spatial_dims")
+    elif spatial_dims != 3:
+        raise InputError(f"{name} is 3D only", path=source, field="spatial_dims")
+    return kwargs
+
+
+def build_network(name: str, args: dict[str, Any], spatial_dims: int, source: str | Path | None = None
+                  ) -> torch.nn.Module:
+    """A freshly initialised network as the card describes it (weights are loaded separately)."""
+    factory = network_factory(name, source)
+    kwargs = check_network_args(name, args, spatial_dims, source)
+    try:
+        return factory(**kwargs)
+    except (TypeError, ValueError, AssertionError, RuntimeError, KeyError, IndexError) as exc:
+        raise InputError(f"cannot build {name}: {' '.join(str(exc).split())}", path=source,
+                         field="network.args") from exc
+
+
+def output_channels(name: str, args: dict[str, Any]) -> int | None:
+    """Output channels the card's network produces: its ``out_channels`` or the constructor default."""
+    value = args.get("out_channels")
+    if value is None:
+        param = constructor_parameters(network_factory(name)).get("out_channels")
+        value = None if param is None else param.default
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
