@@ -102,6 +102,10 @@ class Preset:
     phantom_anatomy: str | None = None
     citation: str = ""
     default_profile: str = "cpu"
+    # Where training labels come from: "labels" (the case's label map) or "extra:<name>" (a phantom's
+    # extra label map, e.g. "extra:c3_section" for the C3 slab model of the level finder).
+    label_source: str = "labels"
+    role: str = "muscle"  # "muscle": users segment with it; "level": a level finder's model
 
     @property
     def num_classes(self) -> int:

@@ -1,0 +1,176 @@
+"""Segment one image: preprocessing per preset, the model (or fold ensemble), post-processing, and a
+label map on the exact input grid plus a JSON summary that says how every number was made."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..errors import InputError
+from ..fileio import write_json
+from ..imageio import geometry, read_image, write_labelmap
+from ..pipeline.geometry import canonical_slice_index, from_canonical, slice_position_mm, to_canonical
+from ..pipeline.intensity import body_mask_ct, foreground_mask
+from ..pipeline.postprocess import (
+    apply_hu_window,
+    midline_x,
+    remove_small_islands,
+    resolve_hu_range,
+    split_sides,
+)
+from ..pipeline.predict import predict_labels, select_device
+from ..pipeline.prepare import (
+    prepare_slice,
+    prepare_volume,
+    slice_prediction_to_native,
+    volume_prediction_to_native,
+)
+from ..presets import get_preset
+from ..presets.base import Preset
+from ..progress import NULL_PROGRESS, Progress
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentRequest:
+    image: Path
+    model: Path
+    out: Path
+    preset: str | None = None  # must match the model's card when given
+    slice_index: int | None = None  # stored slice (2D presets)
+    hu_range: str | None = None  # None: the preset's default
+    device: str = "auto"
+    output_format: str = ".nii.gz"
+    overwrite: bool = False
+
+
+def output_paths(request: SegmentRequest) -> tuple[Path, Path]:
+    stem = request.image.name
+    for suffix in (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return request.out / f"{stem}_labels{request.output_format}", request.out / f"{stem}_segmentation.json"
+
+
+def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict[str, Any]:
+    """Run the whole segmentation; nothing is written unless every step succeeded."""
+    from ..models.modelfile import load_model
+
+    started = time.monotonic()
+    labels_path, summary_path = output_paths(request)
+    if not request.overwrite and (labels_path.exists() or summary_path.exists()):
+        raise InputError("output already exists; pass --overwrite to replace it", path=labels_path)
+    progress.update("segment", 0.05, f"loading model {request.model}")
+    device = select_device(request.device)
+    model = load_model(request.model, device)
+    card = model.card
+    preset = get_preset(card["preset"])
+    if request.preset and request.preset != preset.name:
+        raise InputError(f"model is for preset {preset.name!r}, not {request.preset!r}", path=request.model,
+                         field="--preset")
+    progress.update("segment", 0.15, f"reading {request.image}")
+    image = read_image(request.image, allow_single_slice=preset.spatial_dims == 2)
+    hu_window = resolve_hu_range(request.hu_range or preset.hu_range) if preset.modality == "CT" else None
+    canonical = to_canonical(image)
+    hu = sitk.GetArrayFromImage(canonical).astype(np.float32)
+    prep = card["preprocessing"]
+    profile = preset.profile(prep.get("profile"))
+    classes = np.zeros(hu.shape, dtype=np.uint16)
+    slice_info: dict[str, Any] | None = None
+    progress.update("segment", 0.3, "running the network")
+    if preset.spatial_dims == 2:
+        stored, chosen_by = _choose_slice(request, preset, image)
+        k = canonical_slice_index(image, canonical, stored, str(request.image))
+        prepared = prepare_slice(canonical, preset, profile, k)
+        predicted = predict_labels(model, prepared.image, profile.roi, device, card["output_activation"],
+                                   len(card["labels"]))
+        classes[k] = slice_prediction_to_native(predicted, prepared)
+        slice_info = {"index": stored, "canonical_index": k, "position_mm": slice_position_mm(image, stored),
+                      "chosen_by": chosen_by}
+    else:
+        prepared = prepare_volume(canonical, preset, profile)
+        predicted = predict_labels(model, prepared.image, profile.roi, device, card["output_activation"],
+                                   len(card["labels"]))
+        classes = volume_prediction_to_native(predicted, prepared)
+    progress.update("segment", 0.8, "post-processing")
+    sided, body_midline = _postprocess(classes, hu, canonical, preset, hu_window, slice_info)
+    output = from_canonical(_like(sided, canonical), image)
+    summary = _summary(request, image, preset, card, output, hu_window, slice_info, body_midline, device.type,
+                       time.monotonic() - started)
+    write_labelmap(output, image, labels_path)
+    write_json(summary_path, summary)
+    summary["files"] = {"labels": str(labels_path), "summary": str(summary_path)}
+    return summary
+
+
+def _choose_slice(request: SegmentRequest, preset: Preset, image: sitk.Image) -> tuple[int, str]:
+    """The user's slice, else the preset's level finder; a 2D preset never guesses."""
+    if request.slice_index is not None:
+        if not 0 <= request.slice_index < image.GetSize()[2]:
+            raise InputError(f"slice {request.slice_index} is outside the image (0…{image.GetSize()[2] - 1})",
+                             path=request.image, field="--slice")
+        return request.slice_index, "user"
+    try:
+        from ..levels.find import find_level
+    except ImportError:
+        raise InputError(f"preset {preset.name!r} measures one slice: give it with --slice K "
+                         "(automatic level finding is not installed)", field="--slice") from None
+    found = find_level(preset, image, request.image)
+    return found.slice_index, f"finder ({found.method}, confidence {found.confidence:.2f})"
+
+
+def _postprocess(classes: np.ndarray, hu: np.ndarray, canonical: sitk.Image, preset: Preset,
+                 hu_window: tuple[float, float] | None, slice_info: dict[str, Any] | None) -> tuple[np.ndarray, float]:
+    sx, sy, sz = canonical.GetSpacing()
+    classes = apply_hu_window(classes, hu, hu_window)
+    if preset.spatial_dims == 2:
+        k = slice_info["canonical_index"]
+        classes[k] = remove_small_islands(classes[k], sx * sy, preset.min_island_mm2)
+        body = body_mask_ct(hu[k]) if preset.modality == "CT" else sitk.GetArrayFromImage(
+            foreground_mask(canonical[:, :, k])) > 0
+    else:
+        classes = remove_small_islands(classes, sx * sy * sz, preset.min_island_mm3)
+        body = body_mask_ct(hu) if preset.modality == "CT" else sitk.GetArrayFromImage(foreground_mask(canonical)) > 0
+    midline = midline_x(body)
+    return split_sides(classes, preset, midline), midline
+
+
+def _like(array: np.ndarray, reference: sitk.Image) -> sitk.Image:
+    image = sitk.GetImageFromArray(array)
+    image.CopyInformation(reference)
+    return image
+
+
+def _summary(request: SegmentRequest, image: sitk.Image, preset: Preset, card: dict[str, Any], output: sitk.Image,
+             hu_window: tuple[float, float] | None, slice_info: dict[str, Any] | None, midline: float, device: str,
+             seconds: float) -> dict[str, Any]:
+    from ..presets.terminology import terminology_for
+
+    array = sitk.GetArrayViewFromImage(output)
+    sx, sy, sz = image.GetSpacing()
+    labels = []
+    for out in preset.output_labels():
+        voxels = int(np.count_nonzero(array == out.value))
+        term = terminology_for(out.name)
+        entry = {"value": out.value, "name": out.name, "side": out.side, "voxels": voxels,
+                 "color": list(term.color), "terminology": term.card_dict()}
+        if preset.spatial_dims == 2:
+            entry["area_mm2"] = round(voxels * sx * sy, 2)
+        else:
+            entry["volume_mm3"] = round(voxels * sx * sy * sz, 1)
+        labels.append(entry)
+    return {
+        "image": str(request.image), "geometry": geometry(image), "preset": preset.name,
+        "model": {"model_id": card["model_id"], "version": card["version"], "card_sha256": card["card_sha256"],
+                  "members": len(card["members"]), "ensemble": card["ensemble"], "path": str(request.model)},
+        "slice": slice_info,
+        "hu_range": {"name": request.hu_range or preset.hu_range, "window": list(hu_window) if hu_window else None},
+        "postprocessing": {"min_island_mm2": preset.min_island_mm2, "min_island_mm3": preset.min_island_mm3,
+                           "midline_canonical_x": round(midline, 2), "sides": "patient left = +x (LPS)"},
+        "labels": labels, "device": device, "seconds": round(seconds, 2),
+    }

@@ -1,0 +1,1 @@
+"""Training the presets' networks on image/label pairs (phantoms or approved cases)."""

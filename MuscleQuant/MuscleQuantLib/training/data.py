@@ -1,0 +1,168 @@
+"""Find training pairs in a folder, check them, and prepare network-space samples.
+
+Accepted layouts: a phantom folder (``dataset.json``), or pairs ``<id>_image.<ext>`` with
+``<id>_labels.<ext>`` (or ``<id>.seg.nrrd`` / ``<id>_labels.seg.nrrd`` from Slicer), optionally with
+``<id>.json`` metadata giving the target level. Nothing is skipped silently: every case left out is
+listed with its reason in the training summary.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..errors import InputError
+from ..imageio import IMAGE_SUFFIXES, image_from_array, image_suffix, read_image, require_same_grid
+from ..pipeline.geometry import canonical_slice_index, to_canonical
+from ..pipeline.postprocess import merge_sides
+from ..pipeline.prepare import PreparedSlice, PreparedVolume, prepare_slice, prepare_volume
+from ..presets.base import Preset, Profile
+
+
+@dataclass
+class TrainingCase:
+    case_id: str
+    image_path: Path
+    labels_path: Path
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass
+class PreparedCase:
+    case_id: str
+    samples: list[PreparedSlice] | list[PreparedVolume]
+    target: PreparedSlice | PreparedVolume  # what validation scores
+
+
+@dataclass
+class DatasetSummary:
+    folder: str
+    cases_found: int = 0
+    cases_used: int = 0
+    samples: int = 0
+    left_out: list[dict[str, str]] = field(default_factory=list)
+
+
+def discover_cases(folder: str | Path, label_source: str = "labels") -> list[TrainingCase]:
+    """All image/label pairs in ``folder`` (see module docstring for the layouts).
+
+    ``label_source`` "extra:<name>" trains on a phantom's extra label map instead of its muscle labels.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("training data folder not found", path=folder)
+    dataset_file = folder / "dataset.json"
+    if dataset_file.exists():
+        entries = json.loads(dataset_file.read_text())["cases"]
+        key = label_source.removeprefix("extra:")
+        missing = [e["case_id"] for e in entries if key not in e]
+        if missing:
+            raise InputError(f"cases {missing[:3]} have no '{key}' label map (needed for label source "
+                             f"{label_source!r})", path=dataset_file)
+        return [TrainingCase(e["case_id"], folder / e["image"], folder / e[key],
+                             json.loads((folder / e["metadata"]).read_text()) if e.get("metadata") else None)
+                for e in entries]
+    cases = []
+    for image_path in sorted(folder.iterdir()):
+        suffix = image_suffix(image_path)
+        if not suffix or not image_path.name.endswith(f"_image{suffix}"):
+            continue
+        case_id = image_path.name[: -len(f"_image{suffix}")]
+        candidates = [folder / f"{case_id}_labels{s}" for s in IMAGE_SUFFIXES]
+        candidates += [folder / f"{case_id}.seg.nrrd", folder / f"{case_id}_labels.seg.nrrd"]
+        labels_path = next((c for c in candidates if c.exists()), None)
+        metadata_path = folder / f"{case_id}.json"
+        metadata = json.loads(metadata_path.read_text()) if metadata_path.exists() else None
+        if labels_path is None:
+            raise InputError(f"image has no label file (expected {case_id}_labels{suffix} or {case_id}.seg.nrrd)",
+                             path=image_path)
+        cases.append(TrainingCase(case_id, image_path, labels_path, metadata))
+    if label_source != "labels":
+        raise InputError(f"label source {label_source!r} needs a phantom folder with dataset.json", path=folder)
+    if not cases:
+        raise InputError("no training pairs found (expected dataset.json, or <id>_image.nii.gz with "
+                         "<id>_labels.nii.gz / <id>.seg.nrrd)", path=folder)
+    return cases
+
+
+def load_pair(case: TrainingCase, preset: Preset) -> tuple[sitk.Image, sitk.Image]:
+    """Image and training-class label map, refusing labels on another grid or with unknown values."""
+    image = read_image(case.image_path, allow_single_slice=True)
+    if case.labels_path.name.endswith(".seg.nrrd"):
+        labels = _labels_from_segmentation(case.labels_path, image, preset)
+    else:
+        labels = read_image(case.labels_path, allow_single_slice=True)
+        require_same_grid(image, labels, case.labels_path)
+    values = set(np.unique(sitk.GetArrayViewFromImage(labels)).tolist()) - {0}
+    known = {label.value for label in preset.labels}
+    if not values <= known:
+        raise InputError(f"label values {sorted(values - known)} are not classes of preset {preset.name!r} "
+                         f"({', '.join(f'{lb.value}={lb.name}' for lb in preset.labels)})", path=case.labels_path)
+    return image, sitk.Cast(labels, sitk.sitkUInt16)
+
+
+def _labels_from_segmentation(path: Path, image: sitk.Image, preset: Preset) -> sitk.Image:
+    """A Slicer .seg.nrrd → training classes, matching segment names to preset labels (sided names too)."""
+    from ..segnrrd import read_seg_nrrd
+
+    segmentation = read_seg_nrrd(path, reference=image)
+    by_name = preset.label_by_name()
+    sided = {out.name: out.value for out in preset.output_labels()}
+    sided_array = np.zeros(tuple(reversed(image.GetSize())), dtype=np.uint16)
+    for value, name in segmentation.names.items():
+        key = name.strip().lower().replace(" ", "_")
+        mask = segmentation.labels == value
+        if key in by_name:
+            sided_array[mask] = 1000 + by_name[key].value  # unsided: mark directly as a class
+        elif key in sided:
+            sided_array[mask] = sided[key]
+        else:
+            raise InputError(f"segment {name!r} is not a label of preset {preset.name!r}", path=path)
+    classes = merge_sides(np.where(sided_array >= 1000, 0, sided_array), preset)
+    classes[sided_array >= 1000] = sided_array[sided_array >= 1000] - 1000
+    return image_from_array(classes, image)
+
+
+def target_stored_slice(metadata: dict[str, Any] | None, preset: Preset) -> float | None:
+    """The stored slice of the preset's target level from phantom/approval metadata, if given."""
+    if not metadata or not preset.target_level:
+        return None
+    level = metadata.get("levels", {}).get(preset.target_level)
+    if level is not None:
+        return float(level["center_slice"])
+    landmark = metadata.get("landmarks", {}).get(preset.target_level) or metadata.get("landmarks", {}).get(
+        f"{preset.target_level}_reference")
+    return float(landmark["slice"]) if landmark is not None else None
+
+
+def prepare_case(case: TrainingCase, preset: Preset, profile: Profile) -> PreparedCase | str:
+    """Network-space samples of one case, or the reason it cannot be used."""
+    image, labels = load_pair(case, preset)
+    canonical, canonical_labels = to_canonical(image), to_canonical(labels)
+    if preset.spatial_dims == 3:
+        volume = prepare_volume(canonical, preset, profile, canonical_labels)
+        if not volume.labels.any():
+            return "no labelled voxels"
+        return PreparedCase(case.case_id, [volume], volume)
+    label_array = sitk.GetArrayViewFromImage(canonical_labels)
+    labelled = [k for k in range(label_array.shape[0]) if label_array[k].any()]
+    if not labelled:
+        return "no labelled slices"
+    if case.metadata is not None and case.metadata.get("target_in_view") is False:
+        return f"target level {preset.target_level} not in the field of view"
+    stored_target = target_stored_slice(case.metadata, preset)
+    if stored_target is not None:
+        target = canonical_slice_index(image, canonical, int(round(stored_target)), str(case.image_path))
+        half = int(round(profile.training.train_slab_mm / canonical.GetSpacing()[2]))
+        chosen = [k for k in labelled if abs(k - target) <= half] or [min(labelled, key=lambda k: abs(k - target))]
+    else:
+        target = labelled[len(labelled) // 2]
+        chosen = labelled
+    samples = [prepare_slice(canonical, preset, profile, k, canonical_labels) for k in chosen]
+    target_sample = next(s for s in samples if s.canonical_slice == min(chosen, key=lambda k: abs(k - target)))
+    return PreparedCase(case.case_id, samples, target_sample)

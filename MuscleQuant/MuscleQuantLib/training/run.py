@@ -1,0 +1,161 @@
+"""A whole training run: find and check the data, split into folds (or train/validation), train
+each fold within the time budget, and save one model (a fold ensemble votes) with its card."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..fileio import write_json
+from ..networks import count_parameters
+from ..pipeline.predict import select_device
+from ..presets.base import Preset
+from ..progress import Progress
+from .data import DatasetSummary, PreparedCase, discover_cases, prepare_case
+from .trainer import FoldResult, train_fold
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainRequest:
+    preset: Preset
+    data: Path
+    out: Path
+    profile: str | None = None
+    folds: int = 1
+    val_fraction: float = 0.2
+    max_minutes: float | None = None
+    max_epochs: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    model_id: str | None = None
+    version: str = "1.0.0"
+    overwrite: bool = False
+
+
+def split_folds(case_ids: list[str], folds: int, val_fraction: float, seed: int) -> list[tuple[list[int], list[int]]]:
+    """(train, validation) index lists: K-fold by case, or one random split for ``folds == 1``."""
+    order = np.random.default_rng(seed).permutation(len(case_ids)).tolist()
+    if folds == 1:
+        n_val = max(1, int(round(len(order) * val_fraction))) if len(order) > 1 else 0
+        val, train = order[:n_val], order[n_val:]
+        return [(train, val or train)]
+    chunks = [order[i::folds] for i in range(folds)]
+    return [([i for j, c in enumerate(chunks) if j != k for i in c], chunks[k]) for k in range(folds)]
+
+
+def prepare_dataset(request: TrainRequest, progress: Progress) -> tuple[list[PreparedCase], DatasetSummary]:
+    """Load and check every case; a case that cannot be used is listed with its reason."""
+    preset, profile = request.preset, request.preset.profile(request.profile)
+    cases = discover_cases(request.data, preset.label_source)
+    summary = DatasetSummary(str(request.data), cases_found=len(cases))
+    prepared: list[PreparedCase] = []
+    for i, case in enumerate(cases):
+        progress.update("prepare", i / len(cases), f"case {case.case_id}")
+        result = prepare_case(case, preset, profile)
+        if isinstance(result, str):
+            summary.left_out.append({"case_id": case.case_id, "reason": result})
+            progress.info(f"left out {case.case_id}: {result}")
+            continue
+        prepared.append(result)
+    summary.cases_used = len(prepared)
+    summary.samples = sum(len(c.samples) for c in prepared)
+    minimum = max(2, request.folds)
+    if len(prepared) < minimum:
+        raise InputError(f"{len(prepared)} usable cases; at least {minimum} are needed "
+                         f"({len(summary.left_out)} left out: {summary.left_out[:3]})", path=request.data)
+    return prepared, summary
+
+
+def train(request: TrainRequest, progress: Progress) -> dict[str, Any]:
+    """Run the training request and write the model folder; returns a summary."""
+    from ..models.modelfile import save_model
+
+    if request.out.exists() and any(request.out.iterdir()) and not request.overwrite:
+        if not (request.out / ".checkpoints").exists():
+            raise InputError("output folder is not empty; choose another or pass --overwrite", path=request.out)
+    preset = request.preset
+    profile_name = request.profile or preset.default_profile
+    preset.profile(profile_name)  # fails early on an unknown profile
+    device = select_device(request.device)
+    prepared, summary = prepare_dataset(request, progress)
+    splits = split_folds([c.case_id for c in prepared], request.folds, request.val_fraction, request.seed)
+    start = time.monotonic()
+    budget_s = request.max_minutes * 60 if request.max_minutes else math.inf
+    results: list[FoldResult] = []
+    checkpoints = request.out / ".checkpoints"
+    for k, (train_idx, val_idx) in enumerate(splits):
+        remaining_folds = len(splits) - k
+        deadline = start + budget_s if not math.isfinite(budget_s) else (
+            time.monotonic() + max(0.0, (start + budget_s - time.monotonic()) / remaining_folds))
+        label = f"fold {k + 1}/{len(splits)}: " if len(splits) > 1 else ""
+        result = train_fold(k, [prepared[i] for i in train_idx], [prepared[i] for i in val_idx], preset,
+                            profile_name, device, request.seed, deadline, progress, checkpoints / f"fold{k}",
+                            request.max_epochs, label)
+        write_json(request.out / f"metrics_fold{k}.json", result.metrics())
+        results.append(result)
+    card_fields = model_card_fields(request, profile_name, results, summary, device.type, time.monotonic() - start)
+    save_model([r.network for r in results], card_fields, request.out / "model",
+               folds=[r.fold for r in results] if len(results) > 1 else None, overwrite=request.overwrite)
+    outcome = {"model": str(request.out / "model"), "folds": [r.metrics() | {"history": None} for r in results],
+               "mean_best_val_dice": float(np.mean([r.best_val_dice for r in results])),
+               "dataset": dataclasses.asdict(summary), "seconds": round(time.monotonic() - start, 1)}
+    write_json(request.out / "training_summary.json", outcome)
+    return outcome
+
+
+def model_card_fields(request: TrainRequest, profile_name: str, results: list[FoldResult], summary: DatasetSummary,
+                      device: str, seconds: float) -> dict[str, Any]:
+    """Everything the card records about this model except what saving measures (hashes, versions)."""
+    preset = request.preset
+    profile = preset.profile(profile_name)
+    args = preset.network_args(profile_name)
+    from ..networks import build_network
+
+    parameters = count_parameters(build_network(profile.network, args))
+    return {
+        "model_id": request.model_id or f"{preset.name}-{profile_name}",
+        "name": f"{preset.title} ({profile_name})",
+        "version": request.version,
+        "preset": preset.name,
+        "description": profile.note or f"{preset.title}, {profile_name} profile",
+        "network": {"name": profile.network, "args": args},
+        "spatial_dims": preset.spatial_dims,
+        "output_activation": preset.output_activation,
+        "preprocessing": {
+            "profile": profile_name, "orientation": "LPS", "spacing_mm": list(profile.spacing), "roi": list(profile.roi),
+            "intensity": dataclasses.asdict(preset.intensity),
+            "postprocessing": {"hu_range": preset.hu_range, "min_island_mm2": preset.min_island_mm2,
+                               "min_island_mm3": preset.min_island_mm3,
+                               "output_labels": [dataclasses.asdict(o) for o in preset.output_labels()]},
+        },
+        "labels": card_labels(preset),
+        "training": {
+            "data": dataclasses.asdict(summary), "folds": len(results), "seed": request.seed, "device": device,
+            "seconds": round(seconds, 1), "recipe": dataclasses.asdict(profile.training),
+            "augmentation": dataclasses.asdict(preset.augmentation), "parameters": parameters,
+            "max_minutes": request.max_minutes,
+            "per_fold": [{k: v for k, v in r.metrics().items() if k != "history"} for r in results],
+        },
+        "metrics": {"validation_dice_mean": float(np.mean([r.best_val_dice for r in results])),
+                    "validation_dice_per_fold": [r.best_val_dice for r in results]},
+    }
+
+
+def card_labels(preset: Preset) -> list[dict[str, Any]]:
+    """The card's class list: background then each class, with terminology and colour."""
+    from ..presets.terminology import terminology_for
+
+    def entry(value: int, name: str) -> dict[str, Any]:
+        term = terminology_for(name)
+        return {"value": value, "name": name, "terminology": term.card_dict(), "color": list(term.color)}
+
+    background = {"value": 0, "name": "background", "terminology": {}, "color": [0, 0, 0]}
+    if preset.output_activation == "sigmoid":
+        return [background, entry(preset.labels[0].value, preset.labels[0].name)]
+    return [background] + [entry(label.value, label.name) for label in preset.labels]
