@@ -1,0 +1,210 @@
+"""Cohort tables: read clinical and measurement tables (CSV or XLSX), validate them cell by cell and
+join them on patient id.
+
+Every problem becomes an :class:`Issue` naming the table, the spreadsheet row (header = row 1), the
+patient, the column and the reason, so a user can fix the file. Nothing is dropped silently: rows
+with errors are refused unless the caller asks to exclude them, and every analysis states which rows
+it used and why the others were left out (:class:`Exclusions`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from MuscleQuantLib.errors import InputError
+
+from .validation import (
+    MISSING_TOKENS,
+    TIME_SUFFIXES,
+    CohortColumns,
+    Endpoint,
+    Issue,
+    ValidationReport,
+    detect_endpoints,
+    suggest_column,
+    validate_clinical,
+    validate_measurements,
+)
+
+__all__ = ["MISSING_TOKENS", "TIME_SUFFIXES", "Cohort", "CohortColumns", "CohortTableError", "Endpoint", "Exclusions",
+           "Issue", "ValidationReport", "build_cohort", "detect_endpoints", "frame_as_text", "load_cohort", "read_table"]
+
+
+DEFAULT_COLUMNS = CohortColumns()
+
+
+class CohortTableError(InputError):
+    """The cohort table has errors; the message lists them by row and column."""
+
+
+@dataclass
+class Exclusions:
+    """Which rows an analysis used, and why the others were left out (one reason per row)."""
+
+    n_total: int
+    n_used: int
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # (patient or row label, reason)
+    details: dict[str, str] = field(default_factory=dict)  # label -> what exactly is wrong (invalid rows)
+
+    def counts(self) -> Counter:
+        return Counter(reason for _, reason in self.left_out)
+
+    def summary(self) -> str:
+        text = f"used {self.n_used} of {self.n_total} rows"
+        if self.left_out:
+            text += "; left out: " + "; ".join(f"{n} {reason}" for reason, n in self.counts().most_common())
+        return text
+
+
+@dataclass
+class Cohort:
+    """The validated, typed and joined cohort: one row per clinical row, in file order."""
+
+    data: pd.DataFrame  # typed columns plus _row (spreadsheet row), derived 'male' and 'bmi'
+    report: ValidationReport
+    columns: CohortColumns
+    endpoints: tuple[Endpoint, ...]
+    invalid: dict[int, list[str]]  # data index -> reasons the row has errors
+    measurement_columns: tuple[str, ...] = ()
+    has_measurement: pd.Series | None = None
+
+    def label(self, index: int) -> str:
+        """Patient id and spreadsheet row: unique even when an id is duplicated."""
+        row = self.data.loc[index]
+        pid = row.get(self.columns.id)
+        return f"{pid} (row {int(row['_row'])})" if isinstance(pid, str) and pid else f"row {int(row['_row'])}"
+
+    def require_valid(self, exclude_invalid: bool) -> None:
+        """Refuse a table with errors unless the user explicitly excludes the rows that have them."""
+        if self.report.errors and not exclude_invalid:
+            table_level = [i for i in self.report.errors if i.row is None and i.blocking]
+            shown = "; ".join(i.format() for i in self.report.errors[:5])
+            more = len(self.report.errors) - 5
+            hint = "fix the table" if table_level else "fix the table or pass --exclude-invalid to leave those rows out"
+            raise CohortTableError(f"{len(self.report.errors)} errors in the cohort tables ({shown}"
+                                   f"{f'; and {more} more' if more > 0 else ''}); {hint}; "
+                                   "`musclequant cohort validate` lists them all")
+        table_level = [i for i in self.report.errors if i.row is None and i.blocking]
+        if table_level:
+            raise CohortTableError("; ".join(i.format() for i in table_level))
+
+    def usable(self, needed: Sequence[str], exclude_invalid: bool = False) -> tuple[pd.DataFrame, Exclusions]:
+        """Rows that have every ``needed`` column, with the reason each other row was left out."""
+        self.require_valid(exclude_invalid)
+        missing_columns = [c for c in needed if c not in self.data.columns]
+        if missing_columns:
+            raise CohortTableError(f"column(s) {', '.join(missing_columns)} not in the cohort tables "
+                                   f"({suggest_column(missing_columns[0], [c for c in self.data.columns if not c.startswith('_')])})")
+        keep = []
+        exclusions = Exclusions(len(self.data), 0)
+        for index in self.data.index:
+            reason = self._exclusion_reason(index, needed)
+            if reason is None:
+                keep.append(index)
+            else:
+                exclusions.left_out.append((self.label(index), reason))
+                if index in self.invalid:
+                    exclusions.details[self.label(index)] = "; ".join(dict.fromkeys(self.invalid[index]))
+        exclusions.n_used = len(keep)
+        return self.data.loc[keep].copy(), exclusions
+
+    def _exclusion_reason(self, index: int, needed: Sequence[str]) -> str | None:
+        if index in self.invalid:
+            return "invalid row (errors listed by validate)"
+        for column in needed:
+            if pd.isna(self.data.at[index, column]):
+                if (column in self.measurement_columns and self.has_measurement is not None
+                        and not self.has_measurement.loc[index]):
+                    return "no measurement row for the patient"
+                return f"missing {column}"
+        return None
+
+
+def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
+    """Read a CSV or XLSX table as text cells ('' for empty), so validation sees what the user typed."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path=path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
+                                sep="\t" if suffix == ".tsv" else None, engine="python")
+        elif suffix in (".xlsx", ".xlsm"):
+            frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=object, engine="openpyxl")
+            frame = frame.map(_cell_text)
+        else:
+            raise InputError("unsupported table format (use .csv, .tsv or .xlsx)", path=path)
+    except InputError:
+        raise
+    except (ValueError, KeyError, OSError, pd.errors.ParserError) as exc:
+        raise InputError(f"cannot read the table: {' '.join(str(exc).split())}", path=path) from exc
+    if frame.empty:
+        raise InputError("the table has no data rows", path=path)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.apply(lambda col: col.astype(str).str.strip())
+
+
+def _cell_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+def load_cohort(clinical: str | Path, measurements: str | Path | None = None,
+                columns: CohortColumns = DEFAULT_COLUMNS, sheet: str | None = None) -> Cohort:
+    """Read, validate and join the cohort tables; the report holds every issue found."""
+    raw = read_table(clinical, sheet)
+    raw_measured = read_table(measurements) if measurements is not None else None
+    return build_cohort(raw, Path(clinical).name, raw_measured,
+                        Path(measurements).name if measurements is not None else "", columns)
+
+
+def frame_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A DataFrame as the text cells a file would hold ('' for missing), for :func:`build_cohort`."""
+    return frame.map(_cell_text).astype(str).reset_index(drop=True)
+
+
+def build_cohort(raw: pd.DataFrame, clinical_name: str, raw_measured: pd.DataFrame | None = None,
+                 measured_name: str = "measurements", columns: CohortColumns = DEFAULT_COLUMNS) -> Cohort:
+    """Validate and join text tables (from :func:`read_table` or :func:`frame_as_text`)."""
+    report = ValidationReport()
+    report.n_rows[clinical_name] = len(raw)
+    data, endpoints, invalid = validate_clinical(raw, clinical_name, columns, report,
+                                                 require_id=raw_measured is not None)
+    if raw_measured is None:
+        return Cohort(data, report, columns, endpoints, invalid)
+    report.n_rows[measured_name] = len(raw_measured)
+    measured, bad_measured = validate_measurements(raw_measured, measured_name, columns.id, report)
+    if columns.id not in data.columns or measured.empty:
+        return Cohort(data, report, columns, endpoints, invalid)
+    duplicated = measured[columns.id].duplicated(keep="first") | measured[columns.id].isna()
+    bad_ids = set(measured.loc[list(bad_measured), columns.id].dropna()) if bad_measured else set()
+    measured = measured[~duplicated]
+    known = set(data[columns.id].dropna())
+    for index, pid in measured[columns.id].items():
+        if pid not in known:
+            report.issues.append(Issue(measured_name, int(index) + 2, pid, columns.id,
+                                       "no clinical row for this patient; the measurement is not used", "warning"))
+    renames = {c: f"{c}_measurements" for c in measured.columns if c != columns.id and c in data.columns}
+    for original, renamed in renames.items():
+        report.issues.append(Issue(measured_name, None, None, original, f"column is in both tables; the "
+                                   f"measurement table's copy is available as {renamed}", "warning"))
+    measured = measured.rename(columns=renames)
+    measured["_has_measurement"] = True
+    joined = data.merge(measured, on=columns.id, how="left", validate="many_to_one")
+    joined.index = data.index
+    has_measurement = joined.pop("_has_measurement").eq(True)
+    for index in data.index:
+        pid = data.at[index, columns.id]
+        if isinstance(pid, str) and not has_measurement[index]:
+            report.issues.append(Issue(clinical_name, int(index) + 2, pid, columns.id, "no measurement row for "
+                                       "this patient; left out of analyses that use measurements", "warning"))
+        if pid in bad_ids:
+            invalid.setdefault(index, []).append(f"errors in its row of {measured_name}")
+    measurement_columns = tuple(c for c in measured.columns if c not in (columns.id, "_has_measurement"))
+    return Cohort(joined, report, columns, endpoints, invalid, measurement_columns, has_measurement)

@@ -1,0 +1,272 @@
+"""Cell-by-cell validation of cohort tables: each problem is an :class:`Issue` naming the table, the
+spreadsheet row (header = row 1), the patient, the column and the reason.
+
+Errors must be fixed (or the rows explicitly excluded); warnings (missing values, patients without a
+measurement) are reported and the row stays usable where it has what an analysis needs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
+SEX_CODES = {"m": "M", "male": "M", "man": "M", "f": "F", "female": "F", "woman": "F"}
+TIME_SUFFIXES = ("_months", "_days", "_weeks", "_years", "_time")
+MAX_HEIGHT_M = 3.0  # SPEC 3: a height above 3 is a unit error (centimetres), refused
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in one cell, row or column of a table."""
+
+    table: str
+    row: int | None  # spreadsheet row number (header = 1); None for a whole column or table
+    patient_id: str | None
+    column: str | None
+    reason: str
+    severity: str = "error"  # "error" (must be fixed or excluded) or "warning" (reported, row still usable)
+    blocking: bool = True  # a table-level error that stops every analysis (not just one endpoint)
+
+    def format(self) -> str:
+        where = [self.table]
+        if self.row is not None:
+            where.append(f"row {self.row}" + (f" (patient {self.patient_id})" if self.patient_id else ""))
+        if self.column:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.severity}: {self.reason}"
+
+
+@dataclass
+class ValidationReport:
+    """All issues found in the tables of one cohort, plus row counts."""
+
+    issues: list[Issue] = field(default_factory=list)
+    n_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def lines(self) -> list[str]:
+        return [i.format() for i in self.issues]
+
+    def to_frame(self) -> pd.DataFrame:
+        columns = ["table", "row", "patient_id", "column", "severity", "reason"]
+        return pd.DataFrame([{c: getattr(i, c) for c in columns} for i in self.issues], columns=columns)
+
+    def summary(self) -> str:
+        tables = ", ".join(f"{name}: {n} rows" for name, n in self.n_rows.items())
+        return f"{tables}; {len(self.errors)} errors, {len(self.warnings)} warnings"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A survival endpoint: its name (OS, PFS) and the time and event columns."""
+
+    name: str
+    time: str
+    event: str
+
+
+@dataclass(frozen=True)
+class CohortColumns:
+    """Which columns hold what; absent optional columns are simply not validated."""
+
+    id: str = "patient_id"
+    sex: str = "sex"
+    age: str = "age"
+    height: str = "height_m"
+    weight: str = "weight_kg"
+    endpoints: tuple[Endpoint, ...] = ()  # empty: detect <name>_months/<name>_event pairs
+    numeric: tuple[str, ...] = ()  # clinical columns that must hold numbers where present (covariates)
+    required: tuple[str, ...] = ()  # further columns that must exist
+
+
+def suggest_column(name: str, available: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, [str(a) for a in available], n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}the table has: {', '.join(map(str, available))}"
+
+
+def detect_endpoints(columns: Sequence[str]) -> tuple[Endpoint, ...]:
+    """Pairs <name>_<unit>/<name>_event, e.g. os_months/os_event -> endpoint 'OS'."""
+    found = []
+    for column in columns:
+        if not column.endswith("_event"):
+            continue
+        stem = column[: -len("_event")]
+        for suffix in TIME_SUFFIXES:
+            if stem + suffix in columns:
+                found.append(Endpoint(stem.upper(), stem + suffix, column))
+                break
+    return tuple(found)
+
+
+class _Checker:
+    """Collects issues for one table; knows how to name a row."""
+
+    def __init__(self, raw: pd.DataFrame, table: str, id_column: str, report: ValidationReport):
+        self.raw, self.table, self.id_column, self.report = raw, table, id_column, report
+        self.bad_rows: dict[int, list[str]] = {}
+
+    def add(self, index: int | None, column: str | None, reason: str, severity: str = "error",
+            blocking: bool = True) -> None:
+        row = None if index is None else int(index) + 2
+        pid = None
+        if index is not None and self.id_column in self.raw.columns:
+            pid = self.raw.at[index, self.id_column] or None
+        self.report.issues.append(Issue(self.table, row, pid, column, reason, severity, blocking))
+        if severity == "error" and index is not None:
+            self.bad_rows.setdefault(int(index), []).append(f"{column}: {reason}")
+
+    def numeric(self, column: str, *, positive: bool = False, low: float | None = None,
+                high: float | None = None, what: str = "value") -> pd.Series:
+        """Parse a column as numbers; each non-number, missing or out-of-range cell is one issue."""
+        text = self.raw[column]
+        values = pd.to_numeric(text.where(~text.str.lower().isin(MISSING_TOKENS)), errors="coerce")
+        for index, cell in text.items():
+            if cell.lower() in MISSING_TOKENS:
+                self.add(index, column, "missing value; the row is left out of analyses that need this column",
+                         "warning")
+            elif pd.isna(values[index]) or not np.isfinite(values[index]):
+                self.add(index, column, f"not a number: {cell!r} (wrong type; expected a number: {what})")
+            elif positive and values[index] <= 0:
+                self.add(index, column, f"{what} must be > 0, got {cell}")
+            elif (low is not None and values[index] < low) or (high is not None and values[index] > high):
+                self.add(index, column, f"implausible {what} {cell} (expected {low} to {high})")
+        return values.where(np.isfinite(values))
+
+
+def _check_columns(raw: pd.DataFrame, needed: Sequence[str], checker: _Checker) -> None:
+    for column in needed:
+        if column not in raw.columns:
+            checker.add(None, column, f"required column missing ({suggest_column(column, raw.columns)})")
+
+
+def _check_ids(raw: pd.DataFrame, column: str, checker: _Checker) -> pd.Series:
+    ids = raw[column]
+    first_row: dict[str, int] = {}
+    for index, value in ids.items():
+        if value.lower() in MISSING_TOKENS:
+            checker.add(index, column, "missing patient id")
+        elif value in first_row:
+            checker.add(index, column, f"duplicate patient id {value!r} (first seen in row {first_row[value] + 2})")
+        else:
+            first_row[value] = int(index)
+    return ids.where(~ids.str.lower().isin(MISSING_TOKENS))
+
+
+def _check_events(raw: pd.DataFrame, column: str, checker: _Checker) -> pd.Series:
+    values = pd.Series(np.nan, index=raw.index)
+    for index, cell in raw[column].items():
+        number = pd.to_numeric(cell, errors="coerce")
+        if cell.lower() in MISSING_TOKENS:
+            checker.add(index, column, "missing event indicator; the row is left out of this endpoint", "warning")
+        elif number in (0, 1):
+            values[index] = float(number)
+        else:
+            checker.add(index, column, f"event must be 0 (censored) or 1 (event observed), got {cell!r}")
+    return values
+
+
+def _check_sex(raw: pd.DataFrame, column: str, checker: _Checker) -> pd.Series:
+    values = pd.Series(None, index=raw.index, dtype=object)
+    for index, cell in raw[column].items():
+        if cell.lower() in MISSING_TOKENS:
+            checker.add(index, column, "missing sex; sex-specific analyses leave the row out", "warning")
+        elif cell.lower() in SEX_CODES:
+            values[index] = SEX_CODES[cell.lower()]
+        else:
+            checker.add(index, column, f"unknown sex code {cell!r}; use M or F (male/female)")
+    return values
+
+
+def _check_heights(raw: pd.DataFrame, column: str, checker: _Checker) -> pd.Series:
+    heights = checker.numeric(column, positive=True, what="height in metres")
+    for index, value in heights.items():
+        if value > MAX_HEIGHT_M:
+            checker.add(index, column, f"height {raw.at[index, column]} is above {MAX_HEIGHT_M:g}: looks like "
+                        f"centimetres; heights must be in metres (e.g. {value:g} cm -> {value / 100:g} m)")
+    return heights.where(heights <= MAX_HEIGHT_M)
+
+
+def validate_clinical(raw: pd.DataFrame, table: str, columns: CohortColumns, report: ValidationReport,
+                      require_id: bool) -> tuple[pd.DataFrame, tuple[Endpoint, ...], dict[int, list[str]]]:
+    """Type and check the clinical table; returns typed columns, endpoints and rows with errors."""
+    checker = _Checker(raw, table, columns.id, report)
+    endpoints = columns.endpoints or detect_endpoints(list(raw.columns))
+    if not endpoints:
+        checker.add(None, None, "no survival endpoint found: name the columns <name>_months and <name>_event "
+                    "(e.g. os_months, os_event) or give --time and --event")
+    if not columns.endpoints:  # a time column without its event column is a missing required column
+        for column in raw.columns:
+            stem = next((column[: -len(s)] for s in TIME_SUFFIXES if column.endswith(s)), None)
+            if stem and f"{stem}_event" not in raw.columns:
+                checker.add(None, f"{stem}_event", f"required column missing: {column} has no event column "
+                            f"{stem}_event (0 censored, 1 event), so the {stem.upper()} endpoint cannot be analysed",
+                            blocking=False)
+    needed = [columns.id] if require_id else []
+    needed += [c for e in endpoints for c in (e.time, e.event)] + list(columns.required)
+    _check_columns(raw, dict.fromkeys(needed), checker)
+    typed = pd.DataFrame(index=raw.index)
+    typed["_row"] = raw.index + 2
+    for column in raw.columns:  # text columns as given (diagnosis, cohort, stage ...), '' -> missing
+        typed[column] = raw[column].where(~raw[column].str.lower().isin(MISSING_TOKENS))
+    if columns.id in raw.columns:
+        typed[columns.id] = _check_ids(raw, columns.id, checker)
+    for endpoint in endpoints:
+        if endpoint.time in raw.columns:
+            typed[endpoint.time] = checker.numeric(endpoint.time, positive=True, what="follow-up time")
+        if endpoint.event in raw.columns:
+            typed[endpoint.event] = _check_events(raw, endpoint.event, checker)
+    if columns.sex in raw.columns:
+        typed[columns.sex] = _check_sex(raw, columns.sex, checker)
+        typed["male"] = typed[columns.sex].map({"M": 1.0, "F": 0.0}).astype(float)
+    if columns.height in raw.columns:
+        typed[columns.height] = _check_heights(raw, columns.height, checker)
+    if columns.weight in raw.columns:
+        typed[columns.weight] = checker.numeric(columns.weight, positive=True, what="weight in kg")
+    if columns.height in raw.columns and columns.weight in raw.columns:
+        typed["bmi"] = typed[columns.weight] / typed[columns.height] ** 2
+    if columns.age in raw.columns:
+        typed[columns.age] = checker.numeric(columns.age, low=0, high=120, what="age in years")
+    done = {columns.id, columns.sex, columns.height, columns.weight, columns.age,
+            *(c for e in endpoints for c in (e.time, e.event))}
+    for column in columns.numeric:
+        if column in raw.columns and column not in done:
+            typed[column] = checker.numeric(column, what="number")
+    return typed, endpoints, checker.bad_rows
+
+
+def validate_measurements(raw: pd.DataFrame, table: str, id_column: str,
+                          report: ValidationReport) -> tuple[pd.DataFrame, set[int]]:
+    """Type the measurement table: ids unique, mostly-numeric columns numeric cell by cell."""
+    checker = _Checker(raw, table, id_column, report)
+    _check_columns(raw, [id_column], checker)
+    if id_column not in raw.columns:
+        return pd.DataFrame(), set()
+    typed = pd.DataFrame({id_column: _check_ids(raw, id_column, checker)}, index=raw.index)
+    for column in raw.columns:
+        if column == id_column:
+            continue
+        text = raw[column]
+        present = text[~text.str.lower().isin(MISSING_TOKENS)]
+        parsed = pd.to_numeric(present, errors="coerce")
+        if len(present) and parsed.notna().mean() >= 0.5:  # a numeric column: every cell must be a number
+            typed[column] = checker.numeric(column, what="measurement")
+        else:
+            typed[column] = text.where(~text.str.lower().isin(MISSING_TOKENS))
+    return typed, set(checker.bad_rows)
