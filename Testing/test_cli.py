@@ -24,6 +24,22 @@ def test_version_and_help(run_cli, capsys):
         assert command in text
 
 
+def test_command_table_matches_the_command_modules():
+    """The central table's help is what --help lists; each module's Command must agree with it."""
+    from MuscleQuantLib.cli import available_commands, load_command
+
+    for name, (_, help_text) in available_commands().items():
+        command = load_command(name)
+        assert command.name == name and command.help == help_text, name
+
+
+def test_help_does_not_import_torch():
+    """``musclequant --help`` stays fast: no torch/MONAI import until a command needs it."""
+    code = "import sys; from MuscleQuantLib.cli import build_parser; build_parser(''); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
+
+
 def test_every_subcommand_has_its_own_help(capsys):
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")

@@ -23,35 +23,46 @@ EXIT_FAILURE = 1  # an unexpected internal error (a bug): please report it
 EXIT_USER_ERROR = 2  # bad input or usage: the message says what to fix
 
 
-# Modules providing subcommands, in the order ``--help`` lists them. A module that does not exist
-# yet (a later milestone) is skipped, so the list can name planned commands.
-COMMAND_MODULES: tuple[str, ...] = (
-    "MuscleQuantLib.phantoms.cli",
-    "MuscleQuantLib.imageio_cli",
-    "MuscleQuantLib.training.cli",
-    "MuscleQuantLib.inference.cli",
-    "MuscleQuantLib.evaluation.cli",
-    "MuscleQuantLib.levels.cli",
-    "MuscleQuantLib.quantify.cli",
-    "MuscleQuantLib.models.cli",
-    "MuscleQuantLib.demo",
-    "MuscleQuantSurvivalLib.cli",
-)
+# Every subcommand: name → (module that defines it, one-line help). Only the module of the command
+# being run is imported, so ``musclequant --help`` and light commands do not pay for torch/MONAI.
+# A module that does not exist yet (a later milestone) is left out of the listing.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "phantom": ("MuscleQuantLib.phantoms.cli", "generate synthetic phantom cases and simulated cohorts"),
+    "info": ("MuscleQuantLib.imageio_cli", "print an image's geometry and intensity range as JSON"),
+    "convert": ("MuscleQuantLib.imageio_cli", "convert an image or DICOM series to NIfTI/NRRD/MHA, keeping its geometry"),
+    "train": ("MuscleQuantLib.training.cli", "train a preset's segmentation model (validation split or K-fold ensemble)"),
+    "segment": ("MuscleQuantLib.inference.cli",
+                "segment an image with a trained model; label map on the input grid + JSON summary"),
+    "evaluate": ("MuscleQuantLib.evaluation.cli", "compare predicted with reference label maps: Dice, HD95, ASSD, volume agreement"),
+    "find-level": ("MuscleQuantLib.levels.cli", "find a preset's measurement level (slice, mm, confidence) in an image"),
+    "evaluate-levels": ("MuscleQuantLib.levels.cli", "score a level finder against phantom metadata (error in mm, out-of-view detection)"),
+    "quantify": ("MuscleQuantLib.quantify.cli", "measure muscle CSA, attenuation, IMAT, volumes, indices and sarcopenia for one case"),
+    "models": ("MuscleQuantLib.models.cli", "list, download, import and verify segmentation models"),
+    "cohort": ("MuscleQuantSurvivalLib.cli", "cohort survival analysis: validate, km, cox, definitions, stats, report"),
+    "demo": ("MuscleQuantLib.demo", "end-to-end demo on phantoms: train, segment, evaluate, quantify, report"),
+}
 
 
-def _load_commands() -> list[Command]:
-    commands: list[Command] = []
-    for module_name in COMMAND_MODULES:
+def available_commands() -> dict[str, tuple[str, str]]:
+    """The commands whose module is installed."""
+    found = {}
+    for name, (module_name, help_text) in COMMANDS.items():
         try:
             spec = importlib.util.find_spec(module_name)
         except ModuleNotFoundError:  # the parent package is not there yet
             spec = None
-        if spec is None:
-            continue
-        module = importlib.import_module(module_name)
-        found = getattr(module, "COMMANDS", None) or [module.COMMAND]
-        commands.extend(found)
-    return commands
+        if spec is not None:
+            found[name] = (module_name, help_text)
+    return found
+
+
+def load_command(name: str) -> Command:
+    """Import the module defining ``name`` and return its Command."""
+    module = importlib.import_module(COMMANDS[name][0])
+    for command in getattr(module, "COMMANDS", None) or [module.COMMAND]:
+        if command.name == name:
+            return command
+    raise RuntimeError(f"{COMMANDS[name][0]} does not define command {name!r}")
 
 
 def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
@@ -68,8 +79,9 @@ def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None
                         help="show full tracebacks on errors")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser; exposed so tests and documentation can inspect it."""
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``selected`` names the one command whose arguments are loaded (None: all of them,
+    for tests and documentation)."""
     parser = argparse.ArgumentParser(
         prog="musclequant",
         description="Segment, measure and analyse skeletal muscle on CT and MRI (headless engine of the "
@@ -81,8 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _add_global_options(common, defaults=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in _load_commands():
-        sub = subparsers.add_parser(command.name, help=command.help, parents=[common],
+    for name, (_, help_text) in available_commands().items():
+        if selected is not None and name != selected:
+            subparsers.add_parser(name, help=help_text, parents=[common])
+            continue
+        command = load_command(name)
+        sub = subparsers.add_parser(name, help=help_text, parents=[common],
                                     description=command.description or command.help)
         command.add_arguments(sub)
         sub.set_defaults(_command=command)
@@ -91,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input/usage, 1 internal error)."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    selected = next((a for a in argv if a in COMMANDS), None)
+    parser = build_parser(selected if selected is not None else "")
     args = parser.parse_args(argv)
     command: Command | None = getattr(args, "_command", None)
     if command is None:

@@ -9,7 +9,6 @@ from typing import Any
 from ..command import Command
 from ..errors import InputError
 from ..progress import Progress
-from .segment import SegmentRequest, segment
 
 FORMATS = {"nifti": ".nii.gz", "nrrd": ".nrrd", "mha": ".mha"}
 
@@ -21,6 +20,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", help="expected preset (checked against the model card)")
     parser.add_argument("--slice", type=int, dest="slice_index",
                         help="stored slice index to segment (2D presets); overrides the level finder")
+    parser.add_argument("--level-model", type=Path,
+                        help="level finder's slab model (default: the newest installed one for the preset)")
+    parser.add_argument("--protocol", help="finder level to measure at (temporalis: superior_orbital_quarter, "
+                        "the default, or mid_orbit)")
     parser.add_argument("--hu-range", help="CT muscle window: alberta (−29…150, default), kreher (−20…200), "
                         "'lo,hi', or none")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
@@ -31,8 +34,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     if not args.model.is_dir():
         raise InputError("model folder not found", path=args.model)
+    from .segment import SegmentRequest, segment  # torch/MONAI load only when segmenting
+
     request = SegmentRequest(image=args.image, model=args.model, out=args.out, preset=args.preset,
-                             slice_index=args.slice_index, hu_range=args.hu_range, device=args.device,
+                             slice_index=args.slice_index, level_model=args.level_model, protocol=args.protocol,
+                             hu_range=args.hu_range, device=args.device,
                              output_format=FORMATS[args.format], overwrite=args.overwrite)
     result = segment(request, progress)
     progress.update("segment", 1.0, f"wrote {result['files']['labels']}")

@@ -1,10 +1,25 @@
 """Model files and the model registry: safetensors weights plus a JSON card, fold ensembles voting
-pixel-wise, checked downloads into a per-user cache. Nothing here ever unpickles."""
+pixel-wise, checked downloads into a per-user cache. Nothing here ever unpickles.
 
-from .card import CARD_FILE, read_card
-from .ensemble import EnsembleModel, majority_vote
-from .modelfile import load_model, save_model, sha256_file, verify_model
-from .networks import NETWORKS, build_network
+Names are imported on first use (PEP 562) so that importing the package — as the command line does
+to find its subcommands — does not load torch.
+"""
 
-__all__ = ["CARD_FILE", "NETWORKS", "EnsembleModel", "build_network", "load_model", "majority_vote", "read_card",
-           "save_model", "sha256_file", "verify_model"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CARD_FILE": "card", "read_card": "card",
+    "EnsembleModel": "ensemble", "majority_vote": "ensemble",
+    "load_model": "modelfile", "save_model": "modelfile", "sha256_file": "modelfile", "verify_model": "modelfile",
+    "NETWORKS": "networks", "build_network": "networks",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

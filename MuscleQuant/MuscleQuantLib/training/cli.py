@@ -10,7 +10,6 @@ from ..command import Command
 from ..errors import InputError
 from ..presets import all_presets, get_preset
 from ..progress import Progress
-from .run import TrainRequest, train
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +44,8 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             preset.profile(args.profile)
         except KeyError as exc:
             raise InputError(str(exc.args[0]), field="--profile") from None
+    from .run import TrainRequest, train  # torch/MONAI load only when training, not for --help
+
     request = TrainRequest(preset=preset, data=args.data, out=args.out, profile=args.profile, folds=args.folds,
                            val_fraction=args.val_fraction, max_minutes=args.max_minutes, max_epochs=args.max_epochs,
                            seed=args.seed, device=args.device, model_id=args.model_id, version=args.version,
