@@ -1,9 +1,27 @@
 """MuscleQuantSurvival Slicer module: cohort survival analysis of approved muscle measurements.
 
-Thin by design: all logic lives in ``MuscleQuantSurvivalLib``.
+Thin by design: statistics live in ``MuscleQuantSurvivalLib`` and run through ``musclequant cohort``
+in a background process (``MuscleQuantLib.slicer_bridge.process``); this file collects the choices and
+shows the PNG figures and CSV tables the command writes (a QLabel and a table node).
+
+Slicer/Qt/CTK API used, checked against Slicer v5.10.0 and v5.12.3 sources: ``slicer.util.loadUI``/
+``childWidgetVariables``/``errorDisplay`` (Base/Python/slicer/util.py); ``qMRMLTableView.setMRMLTableNode``
+(Libs/MRML/Widgets/qMRMLTableView.h); ``ctkPathLineEdit.currentPath`` (used by
+Applications/SlicerApp/Testing/Python/ScenePerformance.py); ``qt.QPixmap``, ``qt.QTimer``,
+``qt.QDesktopServices.openUrl`` and ``qt.QUrl.fromLocalFile`` (Qt 5, as wrapped by PythonQt).
 """
 
-from slicer.ScriptedLoadableModule import ScriptedLoadableModule
+import tempfile
+from pathlib import Path
+
+import qt
+import slicer
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+    ScriptedLoadableModuleWidget,
+)
 
 
 class MuscleQuantSurvival(ScriptedLoadableModule):
@@ -20,3 +38,190 @@ class MuscleQuantSurvival(ScriptedLoadableModule):
             "analyses, sarcopenia definitions side by side, and export a report."
         )
         self.parent.acknowledgementText = "Statistics by lifelines."
+
+
+class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
+    """The cohort tab: choices → ``musclequant cohort ...`` → figures and tables."""
+
+    def __init__(self, parent=None):
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        self.process = None
+        self.outDir = None
+
+    def setup(self):
+        ScriptedLoadableModuleWidget.setup(self)
+        from MuscleQuantLib.slicer_bridge import cohort
+
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/MuscleQuantSurvival.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = MuscleQuantSurvivalLogic()
+        self.ui.actionComboBox.addItems([a for a in cohort.ACTIONS if a != "validate"])
+        self.ui.groupingComboBox.addItems(["", "median:smi_cm2_m2", "tertiles:smi_cm2_m2", "definition:prado_smi"])
+        self.ui.caseStorePathLineEdit.currentPath = str(Path.home() / "MuscleQuantCases")
+        self.timer = qt.QTimer()
+        self.timer.setInterval(200)
+        self.timer.timeout.connect(self.onPoll)
+        self.ui.runButton.clicked.connect(lambda: self.onRun(self.ui.actionComboBox.currentText))
+        self.ui.validateButton.clicked.connect(lambda: self.onRun("validate"))
+        self.ui.cancelButton.clicked.connect(self.onCancel)
+        self.ui.useApprovedButton.clicked.connect(self.onUseApproved)
+        self.ui.openReportButton.clicked.connect(self.onOpenReport)
+        self.ui.clinicalPathLineEdit.currentPathChanged.connect(self.onClinicalChanged)
+        self.ui.figureComboBox.currentIndexChanged.connect(lambda _: self.showFigure())
+        self.ui.tableComboBox.currentIndexChanged.connect(lambda _: self.showTable())
+        self.ui.cancelButton.enabled = False
+
+    def cleanup(self):
+        self.onCancel()
+
+    def onClinicalChanged(self, path):
+        from MuscleQuantLib.slicer_bridge import cohort
+
+        self.ui.endpointComboBox.clear()
+        self.ui.endpointComboBox.addItems(["", *cohort.endpoints_from_columns(cohort.csv_columns(path))])
+
+    def onUseApproved(self):
+        from MuscleQuantLib.slicer_bridge.casestore import CaseStore
+
+        target = Path(tempfile.mkdtemp(prefix="musclequant-approved-")) / "approved_measurements.csv"
+        try:
+            CaseStore(self.ui.caseStorePathLineEdit.currentPath).export_measurements(target)
+        except Exception as exc:
+            slicer.util.errorDisplay(f"No approved measurements: {exc}")
+            return
+        self.ui.measurementsPathLineEdit.currentPath = str(target)
+
+    def currentRun(self):
+        from MuscleQuantLib.slicer_bridge import cohort
+
+        def items(text):
+            return tuple(t.strip() for t in text.split(",") if t.strip())
+
+        out = self.ui.outputPathLineEdit.currentPath or tempfile.mkdtemp(prefix="musclequant-cohort-")
+        measurements = self.ui.measurementsPathLineEdit.currentPath
+        return cohort.CohortRun(
+            clinical=Path(self.ui.clinicalPathLineEdit.currentPath), measurements=Path(measurements) if measurements else None,
+            out=Path(out), endpoint=self.ui.endpointComboBox.currentText, group=self.ui.groupingComboBox.currentText,
+            within=self.ui.withinLineEdit.text, covariates=items(self.ui.covariatesLineEdit.text),
+            definitions=items(self.ui.definitionsLineEdit.text), exclude_invalid=self.ui.excludeInvalidCheckBox.checked)
+
+    def onRun(self, action):
+        from MuscleQuantLib.slicer_bridge import cohort
+        from MuscleQuantLib.slicer_bridge.process import EngineProcess
+
+        if not self.ui.clinicalPathLineEdit.currentPath:
+            slicer.util.errorDisplay("Choose the clinical table first.")
+            return
+        run = self.currentRun()
+        self.outDir = run.out
+        self.process = EngineProcess(cohort.cohort_command(action, run)).start()
+        self.ui.runButton.enabled, self.ui.cancelButton.enabled = False, True
+        self.ui.statusLabel.text = f"Running {action}…"
+        self.timer.start()
+
+    def onPoll(self):
+        from MuscleQuantLib.slicer_bridge.process import EngineError
+
+        for event in self.process.poll():
+            if event.fraction is not None:
+                self.ui.progressBar.value = int(100 * event.fraction)
+            if event.message and event.stage != "log":
+                self.ui.statusLabel.text = event.message
+        if not self.process.finished():
+            return
+        self.timer.stop()
+        self.ui.runButton.enabled, self.ui.cancelButton.enabled = True, False
+        try:
+            self.process.outcome()
+            self.ui.statusLabel.text = f"Done: results in {self.outDir}"
+        except EngineError as exc:
+            if str(exc) != "cancelled":
+                slicer.util.errorDisplay(f"Cohort analysis failed: {exc}")
+        self.showResults()
+
+    def onCancel(self):
+        if self.process is not None and not self.process.finished():
+            self.process.cancel()
+            self.ui.statusLabel.text = "Cancelled"
+
+    def showResults(self):
+        from MuscleQuantLib.slicer_bridge import cohort
+
+        self.ui.figureComboBox.clear()
+        for path in cohort.figures(self.outDir):
+            self.ui.figureComboBox.addItem(path.name, str(path))
+        self.ui.tableComboBox.clear()
+        for path in cohort.tables(self.outDir):
+            self.ui.tableComboBox.addItem(path.name, str(path))
+
+    def showFigure(self):
+        path = self.ui.figureComboBox.currentData
+        if path:
+            pixmap = qt.QPixmap(path)
+            self.ui.figureLabel.setPixmap(pixmap.scaledToWidth(max(200, self.ui.figureLabel.width)))
+
+    def showTable(self):
+        path = self.ui.tableComboBox.currentData
+        if path:
+            self.ui.resultsTableView.setMRMLTableNode(self.logic.tableFromCsv(path))
+
+    def onOpenReport(self):
+        from MuscleQuantLib.slicer_bridge import cohort
+
+        report = cohort.report_file(self.outDir) if self.outDir else None
+        if report is None:
+            slicer.util.errorDisplay("Run the 'report' analysis first.")
+            return
+        qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(report)))
+
+
+class MuscleQuantSurvivalLogic(ScriptedLoadableModuleLogic):
+    """Runs cohort actions to completion (self-test, scripts) and turns their CSVs into table nodes."""
+
+    def run(self, action, cohortRun, timeout=600):
+        from MuscleQuantLib.slicer_bridge import cohort
+        from MuscleQuantLib.slicer_bridge.process import EngineProcess
+
+        return EngineProcess(cohort.cohort_command(action, cohortRun)).start().wait(timeout=timeout)
+
+    def tableFromCsv(self, path):
+        from MuscleQuantLib.slicer_bridge import cohort, mrml
+
+        name = f"MuscleQuant {Path(path).stem}"
+        table = slicer.mrmlScene.GetFirstNodeByName(name) or slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", name)
+        return mrml.fill_table(table, cohort.read_table(path))
+
+
+class MuscleQuantSurvivalTest(ScriptedLoadableModuleTest):
+    """Simulated cohort with a known hazard ratio → Kaplan–Meier and Cox through the real CLI."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_CohortKmAndCox()
+
+    def test_CohortKmAndCox(self):
+        from MuscleQuantLib.slicer_bridge import cohort
+        from MuscleQuantLib.slicer_bridge.process import EngineProcess, musclequant_command
+
+        work = Path(tempfile.mkdtemp(prefix="MuscleQuantSurvivalTest-"))
+        self.delayDisplay("Simulating a cohort")
+        EngineProcess(musclequant_command("phantom", "--anatomy", "l3", "--cohort", "120", "--no-images", "--seed", "1",
+                                          "--out", work / "cohort")).start().wait(timeout=300)
+        logic = MuscleQuantSurvivalLogic()
+        run = cohort.CohortRun(clinical=work / "cohort" / "clinical.csv",
+                               measurements=work / "cohort" / "measurements.csv", out=work / "km",
+                               endpoint="OS", group="median:smi_cm2_m2")
+        self.delayDisplay("Kaplan–Meier")
+        logic.run("km", run)
+        self.assertTrue(cohort.figures(work / "km"))
+        cox = cohort.CohortRun(clinical=run.clinical, measurements=run.measurements, out=work / "cox", endpoint="OS",
+                               covariates=("smi_cm2_m2", "age"))
+        logic.run("cox", cox)
+        table = logic.tableFromCsv(cohort.tables(work / "cox")[0])
+        self.assertGreater(table.GetNumberOfRows(), 0)
+        self.delayDisplay("MuscleQuantSurvival self-test passed")

@@ -1,0 +1,161 @@
+"""Background engine process: JSON progress parsing, results, errors, and Cancel killing the whole tree;
+first-use install plan; cohort command lines; case store versioning without MRML."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from MuscleQuantLib.slicer_bridge import cohort, install
+from MuscleQuantLib.slicer_bridge.casestore import Approval, CaseStore, dice_per_label
+from MuscleQuantLib.slicer_bridge.process import EngineError, EngineProcess, musclequant_command, parse_line
+
+
+def test_parse_line_ignores_foreign_output():
+    assert parse_line('{"stage": "segment", "fraction": 0.3, "message": "net"}').fraction == 0.3
+    assert parse_line('{"stage": "done", "fraction": 1.0, "result": {"a": 1}}').result == {"a": 1}
+    for noise in ("ITK warning: something", "{not json", '{"no_stage": 1}', "[1, 2]", ""):
+        assert parse_line(noise).stage == "log"
+
+
+def test_real_cli_result_and_error(tmp_path):
+    ok = EngineProcess(musclequant_command("models", "list", python=sys.executable),
+                       env={**os.environ, "MUSCLEQUANT_HOME": str(tmp_path)}).start()
+    assert "models" in ok.wait(timeout=120)
+    bad = EngineProcess(musclequant_command("segment", tmp_path / "missing.nii.gz", "--model", tmp_path,
+                                            "--out", tmp_path / "out", python=sys.executable)).start()
+    with pytest.raises(EngineError, match="model.json"):
+        bad.wait(timeout=120)
+    assert bad.returncode == 2
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            children = (task / "children").read_text().split() if (task / "children").exists() else []
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    stack.append(child)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list the process tree")
+def test_cancel_kills_the_whole_process_tree(tmp_path):
+    """A launcher (like PythonSlicer) runs the real CLI as its child; Cancel must kill both."""
+    inner = musclequant_command("phantom", "--anatomy", "thigh", "--n", "40", "--out", tmp_path / "ph",
+                                python=sys.executable)
+    launcher = [sys.executable, "-c", "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))", *inner]
+    process = EngineProcess(launcher).start()
+    deadline = time.monotonic() + 120
+    first_progress = None
+    while first_progress is None and time.monotonic() < deadline:
+        first_progress = next((e for e in process.poll() if e.stage not in ("log",)), None)
+        time.sleep(0.1)
+    assert first_progress is not None, "the CLI never reported progress"
+    tree = {process.proc.pid, *_descendants(process.proc.pid)}
+    assert len(tree) >= 2, "expected the launcher and the engine process"
+    process.cancel(grace_s=2.0)
+    time.sleep(0.3)
+    assert not [pid for pid in tree if _alive(pid)]
+    with pytest.raises(EngineError, match="cancelled"):
+        process.outcome()
+
+
+def test_install_plan_never_touches_slicer_packages(tmp_path):
+    from importlib import metadata
+
+    installed = {"torch": "2.3.1", "monai": "1.6.1", "numpy": "1.26.4", "SimpleITK": "2.4.0", "lifelines": "0.29.0"}
+
+    def version_of(name: str) -> str:
+        if name in installed:
+            return installed[name]
+        if name in ("scipy", "pandas", "matplotlib", "safetensors", "openpyxl", "jsonschema", "einops"):
+            return "99.0" if name == "einops" else {"scipy": "1.14", "pandas": "2.2.3", "matplotlib": "3.10",
+                                                    "safetensors": "0.5", "openpyxl": "3.1.5", "jsonschema": "4.23"}[name]
+        raise metadata.PackageNotFoundError(name)
+
+    plan = install.plan(version_of)
+    assert plan.torch == install.TORCH_REQUIREMENT  # 2.3 is too old: PyTorchUtils installs it
+    assert plan.pip == ["lifelines>=0.30,<0.31", "einops>=0.7,<1"]
+    assert not any(p.lower().startswith(("numpy", "simpleitk")) for p in plan.pip)
+    assert install.constraints_text(version_of) == "numpy==1.26.4\nSimpleITK==2.4.0\n"
+    args = install.pip_arguments(plan, tmp_path / "constraints.txt")
+    assert args[-2:] == ["--constraint", str(tmp_path / "constraints.txt")]
+    with pytest.raises(ValueError, match="Slicer's own"):
+        install.pip_arguments(install.InstallPlan(pip=["numpy>=2"]), "c.txt")
+    assert "PyTorch" in plan.describe() and "lifelines" in plan.describe()
+
+
+def test_requirements_match_pyproject():
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    declared = {d.split(">")[0].split("<")[0].split("=")[0].strip(): d for d in project["dependencies"]}
+    assert set(declared) - {"torch", *install.SLICER_OWNED} == set(install.REQUIREMENTS)
+    for name, spec in install.REQUIREMENTS.items():
+        assert declared[name] == f"{name}{spec}"
+
+
+def test_cohort_commands(tmp_path):
+    run = cohort.CohortRun(clinical=tmp_path / "c.csv", measurements=tmp_path / "m.csv", out=tmp_path / "o",
+                           endpoint="OS", group="median:smi_cm2_m2", covariates=("smi_cm2_m2", "age"))
+    command = cohort.cohort_command("cox", run, python="py")
+    assert command[:5] == ["py", "-m", "MuscleQuantLib", "cohort", "cox"]
+    assert command[command.index("--covariates") + 1] == "smi_cm2_m2,age"
+    assert command[-2:] == ["--progress", "json"]
+    assert "--out" not in cohort.cohort_command("validate", run, python="py")
+    assert cohort.endpoints_from_columns(["id", "OS_months", "OS_event", "PFS_months", "pfs_event"]) == ["OS", "PFS"]
+    with pytest.raises(ValueError):
+        cohort.cohort_command("plot", run)
+
+
+def _approval(case_id: str, labels: np.ndarray, ai: np.ndarray) -> Approval:
+    return Approval(case_id=case_id, approver="Dr. A", write_segmentation=lambda p: p.write_bytes(b"seg"),
+                    approved_labels=labels, ai_labels=ai, label_names={1: "a", 2: "b"}, engine_summary=None,
+                    input_identity={"name": "x"}, measurements={"row": {"csa_total_cm2": 1.5}})
+
+
+def test_casestore_versions_never_overwrite(tmp_path):
+    store = CaseStore(tmp_path)
+    ai = np.zeros((2, 4, 4), np.uint8)
+    ai[0, :2] = 1
+    first = store.approve(_approval("case/1", ai, ai))
+    edited = ai.copy()
+    edited[0, 2] = 1
+    second = store.approve(_approval("case/1", edited, ai))
+    assert (first.parent.name, first.name, second.name) == ("case_1", "v001", "v002")
+    assert (first / "segmentation.seg.nrrd").read_bytes() == b"seg"
+    assert store.read_provenance(first)["dice_ai_vs_approved"]["a"] == 1.0
+    assert store.read_provenance(second)["dice_ai_vs_approved"]["a"] == pytest.approx(2 * 8 / 20)
+    assert store.read_provenance(second)["dice_ai_vs_approved"]["b"] is None
+    assert not (first / "provenance.json").stat().st_mode & 0o222  # read-only (root could still write)
+    assert [p.name for p in store.versions("case_1")] == ["v001", "v002"]
+    assert not [p for p in first.parent.iterdir() if p.name.startswith(".")]  # no staging left behind
+    assert dice_per_label(ai, ai, {1: "a"})["all_muscle"] == 1.0
+
+
+def test_casestore_refuses_anonymous_approval(tmp_path):
+    from MuscleQuantLib.errors import InputError
+
+    approval = _approval("c", np.zeros((1, 2, 2), np.uint8), None)
+    approval.approver = " "
+    with pytest.raises(InputError, match="approver"):
+        CaseStore(tmp_path).approve(approval)
+    assert CaseStore(tmp_path).versions("c") == []
