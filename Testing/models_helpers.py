@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from monai.networks.nets import UNet
+
 from MuscleQuantLib.models.card import CARD_FILE, seal
 from MuscleQuantLib.models.modelfile import save_model, sha256_file
 

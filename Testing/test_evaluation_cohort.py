@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from MuscleQuantLib.errors import InputError
 from MuscleQuantLib.evaluation.cohort import CaseResult, cohort_statistics, relative_error_percent
 from MuscleQuantLib.evaluation.metrics import evaluate_label_maps

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 from monai.metrics import compute_dice
+from scipy import ndimage
+
 from MuscleQuantLib.evaluation.metrics import (
     STATUS_BOTH_EMPTY,
     STATUS_PREDICTION_EMPTY,
@@ -14,7 +16,6 @@ from MuscleQuantLib.evaluation.metrics import (
     compare_masks,
     evaluate_label_maps,
 )
-from scipy import ndimage
 
 
 def _rectangles() -> tuple[np.ndarray, np.ndarray]:

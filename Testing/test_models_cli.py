@@ -6,6 +6,7 @@ import json
 
 import pytest
 from models_helpers import Route, flip_byte, http_server, make_model, registry_entry, write_registry
+
 from MuscleQuantLib.models.archive import pack_model
 
 

@@ -8,6 +8,7 @@ import os
 
 import pytest
 from models_helpers import Route, http_server, make_model, registry_entry, write_registry
+
 from MuscleQuantLib.errors import InputError
 from MuscleQuantLib.models import load_model
 from MuscleQuantLib.models.archive import pack_model

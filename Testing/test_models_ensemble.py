@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from models_helpers import card_fields, tiny_unet
+
 from MuscleQuantLib.models import EnsembleModel, load_model, majority_vote, save_model
 
 

@@ -9,6 +9,7 @@ import pickle
 import pytest
 import torch
 from models_helpers import card_fields, edit_card, flip_byte, make_model, tiny_unet
+
 from MuscleQuantLib.errors import InputError
 from MuscleQuantLib.models import load_model, read_card, save_model, verify_model
 from MuscleQuantLib.models.card import CARD_FILE

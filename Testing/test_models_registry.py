@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from models_helpers import make_model, registry_entry, write_registry
+
 from MuscleQuantLib.errors import InputError
 from MuscleQuantLib.models.archive import extract_model, pack_model
 from MuscleQuantLib.models.registry import REGISTRY_FILE, musclequant_home, read_registry

@@ -10,6 +10,8 @@ from functools import cache
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage
+
 from MuscleQuantLib.cli import main as cli_main
 from MuscleQuantLib.phantoms import abdomen_ct
 from MuscleQuantLib.phantoms.base import ORIENTATIONS
@@ -17,7 +19,6 @@ from MuscleQuantLib.phantoms.registry import PhantomOptions, generate_case
 from MuscleQuantLib.phantoms.subject import sample_subject
 from MuscleQuantLib.phantoms.trunk_spine import build_spine
 from MuscleQuantLib.phantoms.vertebrae import VERTEBRA_LABELS
-from scipy import ndimage
 
 L3_LABEL = VERTEBRA_LABELS["L3"]
 LATERAL_MM = 45.0  # further than this from the vertebra outline = lateral to the spine

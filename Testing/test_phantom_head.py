@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk
+
 from MuscleQuantLib.cli import main
 from MuscleQuantLib.phantoms import head_mri
 from MuscleQuantLib.phantoms.base import RawCase

@@ -8,13 +8,14 @@ from functools import cache
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage
+
 from MuscleQuantLib.cli import main
 from MuscleQuantLib.phantoms import neck_ct
 from MuscleQuantLib.phantoms.base import ORIENTATIONS, PhantomCase, RawCase
 from MuscleQuantLib.phantoms.registry import PhantomOptions, case_rng, generate_case
 from MuscleQuantLib.phantoms.subject import Subject, sample_subject
 from MuscleQuantLib.phantoms.vertebrae import VERTEBRA_LABELS
-from scipy import ndimage
 
 SEED = 11
 C3 = VERTEBRA_LABELS["C3"]

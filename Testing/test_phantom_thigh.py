@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk
+
 from MuscleQuantLib.cli import main as cli_main
 from MuscleQuantLib.imageio import same_grid
 from MuscleQuantLib.phantoms import thigh_ct

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+from quantify_synthetic import canonical_case, stored
+
 from MuscleQuantLib.cli import main
 from MuscleQuantLib.errors import InputError, UnitError
 from MuscleQuantLib.quantify import QuantifyOptions, make_patient, quantify_images
 from MuscleQuantLib.quantify.report import column_info
-from quantify_synthetic import canonical_case, stored
 
 
 @pytest.fixture()

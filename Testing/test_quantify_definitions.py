@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from MuscleQuantLib.quantify import DEFINITIONS, classify
 from MuscleQuantLib.quantify.definitions import NOT_APPLICABLE, NOT_SARCOPENIC, SARCOPENIC, classify_case
 from MuscleQuantLib.quantify.indices import l3_csa_from_c3, per_height_squared, swartz_model

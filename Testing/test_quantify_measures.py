@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from quantify_synthetic import canonical_case, stored, stored_slice
+
 from MuscleQuantLib.errors import InputError
 from MuscleQuantLib.quantify import QuantifyOptions, make_patient, quantify_images
 from MuscleQuantLib.quantify.labels import normalise_name, split_side
 from MuscleQuantLib.quantify.measures import label_volumes
 from MuscleQuantLib.quantify.thickness import max_inscribed_thickness
-from quantify_synthetic import canonical_case, stored, stored_slice
 
 NAMES = {1: "psoas_major", 2: "erector_spinae_left"}
 

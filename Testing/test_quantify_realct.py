@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
+
 from MuscleQuantLib.cli import main
 from MuscleQuantLib.errors import InputError
 from MuscleQuantLib.quantify import QuantifyOptions, make_patient, quantify_files, quantify_images

@@ -7,6 +7,7 @@ import gzip
 import numpy as np
 import pytest
 import SimpleITK as sitk
+
 from MuscleQuantLib.errors import InputError
 from MuscleQuantLib.quantify import QuantifyOptions, make_patient, quantify_files
 from MuscleQuantLib.segnrrd import read_seg_nrrd

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from MuscleQuantLib.agreement import bland_altman, correlation, icc_2_1, t_test
 from MuscleQuantLib.errors import InputError
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines.datasets import load_rossi
+
 from MuscleQuantLib.cli import main
 from MuscleQuantLib.phantoms.cohort import CohortTruth, simulate_cohort_table
 from MuscleQuantSurvivalLib.analyses import CoxSpec, cox_analysis

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
+
 from MuscleQuantLib.phantoms.cohort import simulate_cohort_table
 from MuscleQuantSurvivalLib.cutpoint import lausen_schumacher_p, logrank_z, optimal_cutpoint
 from MuscleQuantSurvivalLib.figures import at_risk_counts

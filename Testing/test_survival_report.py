@@ -15,6 +15,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+
 from MuscleQuantLib.cli import main
 from MuscleQuantLib.phantoms.cohort import simulate_cohort_table
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from MuscleQuantLib.cli import main
 from MuscleQuantSurvivalLib.groupings import GroupingSpec, make_groups
 from MuscleQuantSurvivalLib.km import kaplan_meier

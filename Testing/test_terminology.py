@@ -7,6 +7,7 @@ import json
 from importlib import resources
 
 import pytest
+
 from MuscleQuantLib.presets.terminology import (
     Code,
     TerminologyError,

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from MuscleQuantLib import agreement
 from MuscleQuantLib.errors import InputError
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from MuscleQuantLib.command import Command
 from MuscleQuantLib.errors import InputError
 from MuscleQuantLib.fileio import write_atomic

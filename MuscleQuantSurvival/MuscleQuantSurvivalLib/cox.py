@@ -20,6 +20,7 @@ from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import concordance_index
+
 from MuscleQuantLib.errors import InputError
 
 from .tables import Exclusions

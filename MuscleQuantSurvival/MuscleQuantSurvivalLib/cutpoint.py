@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from MuscleQuantLib.errors import InputError
 from scipy import stats
+
+from MuscleQuantLib.errors import InputError
 
 EXPLORATORY_WARNING = ("exploratory: the cut-point was chosen to maximise the log-rank statistic on these data; "
                        "the naive p-value is invalid, use the corrected p-values and validate the cut-point "

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
 from MuscleQuantLib.errors import InputError
 
 from .analyses import CoxSpec, cox_analysis

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from MuscleQuantLib.errors import InputError
 
 from .cutpoint import CutpointResult, optimal_cutpoint

@@ -9,6 +9,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 from lifelines.utils import median_survival_times
+
 from MuscleQuantLib.errors import InputError
 
 from .groupings import Groups

@@ -20,6 +20,7 @@ import lifelines
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
+
 from MuscleQuantLib import __version__
 from MuscleQuantLib.errors import InputError
 from MuscleQuantLib.fileio import write_atomic, write_json

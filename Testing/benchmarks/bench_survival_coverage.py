@@ -15,6 +15,7 @@ import math
 import time
 
 import numpy as np
+
 from MuscleQuantLib.phantoms.cohort import CohortTruth, simulate_cohort_table
 from MuscleQuantSurvivalLib.analyses import CoxSpec, cox_analysis
 from MuscleQuantSurvivalLib.tables import build_cohort, frame_as_text
