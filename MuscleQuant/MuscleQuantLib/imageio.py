@@ -7,12 +7,11 @@ file and the reason, before any output is created.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import gzip
 import struct
 import zlib
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk

@@ -60,13 +60,22 @@ def _blur_and_noise(raw: RawCase, rng: np.random.Generator) -> tuple[np.ndarray,
         image = np.clip(np.rint(image), -1024, 3071).astype(np.int16)
         return image, {"noise_sd_hu": noise_sd, "blur_mm": blur_mm}
     bias_strength = float(rng.uniform(0.05, 0.25))
-    bias = np.exp(smooth_field(rng, image.shape, sigma_vox=max(image.shape) / 4, amplitude=bias_strength))
+    bias = np.exp(_smooth_field_coarse(rng, image.shape, bias_strength))
     noise_sd = float(rng.uniform(0.015, 0.05))
     real = image * bias + rng.normal(0.0, noise_sd, image.shape)
     imag = rng.normal(0.0, noise_sd, image.shape)
     image = np.sqrt(real**2 + imag**2)  # Rician magnitude noise
     image = np.clip(np.rint(image * 1000.0), 0, 32767).astype(np.int16)
     return image, {"noise_sd": noise_sd, "bias_field_sd": bias_strength, "blur_mm": blur_mm}
+
+
+def _smooth_field_coarse(rng: np.random.Generator, shape: tuple[int, ...], amplitude: float, factor: int = 4) -> np.ndarray:
+    """A bias field is smooth on the scale of the head: draw it at 1/``factor`` size and upsample
+    (same look, ~50x cheaper than filtering the full volume with a very wide Gaussian)."""
+    small = tuple(max(2, -(-n // factor)) for n in shape)
+    field = smooth_field(rng, small, sigma_vox=max(small) / 4, amplitude=amplitude)
+    zoom = [n / m for n, m in zip(shape, small, strict=True)]
+    return ndimage.zoom(field, zoom, order=1, mode="nearest", grid_mode=True)[tuple(slice(0, n) for n in shape)]
 
 
 def _oriented(arrays: list[np.ndarray], spacing: tuple[float, float, float], orientation: str,

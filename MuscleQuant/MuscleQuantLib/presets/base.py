@@ -79,7 +79,7 @@ class Profile:
     network: str
     network_args: dict[str, Any]
     spacing: tuple[float, ...]  # target spacing (mm): (x, y) for 2D, (x, y, z) for 3D
-    roi: tuple[int, ...]  # network input/patch size in voxels
+    roi: tuple[int, ...]  # network input/patch size in voxels, array order: (y, x) for 2D, (z, y, x) for 3D
     training: TrainingRecipe
     note: str = ""
 

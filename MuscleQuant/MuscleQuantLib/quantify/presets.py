@@ -1,4 +1,4 @@
-"""Per-preset measurement defaults as small data (to move into the shared ``presets`` package later).
+"""Per-preset measurement defaults, derived from the shared ``presets`` package.
 
 A preset says which modality it expects, at which level it measures, whether it is a 3D (volume)
 preset, its default label names and HU range, and which label names count as psoas or as non-muscle.
@@ -8,20 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Muscle HU windows (SPEC 2.3): "alberta" is the range the published cutoffs (Prado, Martin) used;
-# "kreher" is the L3 paper's post-processing range.
-HU_RANGES: dict[str, tuple[float, float]] = {"alberta": (-29.0, 150.0), "kreher": (-20.0, 200.0)}
-# Intermuscular/intramuscular adipose tissue inside the muscle outline (SPEC 3).
-IMAT_RANGE: tuple[float, float] = (-190.0, -30.0)
+# HU windows, the IMAT range and the thigh muscle list are the presets' own data (defined once).
+from ..presets.base import HU_RANGES, IMAT_RANGE
+from ..presets.thigh import MUSCLES as THIGH_MUSCLES
 
-THIGH_MUSCLES: tuple[str, ...] = (
-    "sartorius", "rectus_femoris", "vastus_lateralis", "vastus_intermedius", "vastus_medialis",
-    "adductor_longus", "adductor_brevis", "adductor_magnus", "gracilis", "pectineus",
-    "semitendinosus", "semimembranosus", "biceps_femoris", "gluteus_maximus", "gluteus_medius",
-    "gluteus_minimus", "tensor_fasciae_latae", "piriformis", "obturator_internus", "obturator_externus",
-    "quadratus_femoris", "iliacus", "iliopsoas", "psoas", "abdominal_oblique", "rectus_abdominis",
-    "multifidus",
-)
+__all__ = ["HU_RANGES", "IMAT_RANGE", "NON_MUSCLE_NAMES", "PRESETS", "PRESET_NAMES", "PSOAS_NAMES", "THIGH_MUSCLES",
+           "QuantifyPreset"]
 
 # Base names (side suffix removed) that are psoas for the psoas definitions (Golse, Hamaguchi, Yoo).
 PSOAS_NAMES: frozenset[str] = frozenset({"psoas", "psoas_major", "iliopsoas"})
@@ -42,14 +34,21 @@ class QuantifyPreset:
     thickness: bool = False  # report temporal muscle thickness
 
 
-PRESETS: dict[str, QuantifyPreset] = {
-    "l3": QuantifyPreset("l3", "CT", "L3", False, "alberta", {
-        1: "rectus_abdominis", 2: "abdominal_wall", 3: "psoas_major", 4: "quadratus_lumborum", 5: "erector_spinae"}),
-    "c3": QuantifyPreset("c3", "CT", "C3", False, "alberta", {1: "paravertebral_muscles", 2: "sternocleidomastoid"}),
-    "temporalis": QuantifyPreset("temporalis", "MR", "superior_orbital_quarter", False, None, {1: "temporalis"},
-                                 thickness=True),
-    "thigh": QuantifyPreset("thigh", "CT", "thigh", True, "alberta", {
-        **{i + 1: name for i, name in enumerate(THIGH_MUSCLES)}, 28: "femur", 29: "iliac_bone"}),
-    "custom": QuantifyPreset("custom", "CT", "custom", True, "alberta", {}),
-}
+def _from_segmentation_presets() -> dict[str, QuantifyPreset]:
+    """Measurement defaults derived from the segmentation presets, so labels, levels and HU windows
+    are defined once; "custom" measures any label map."""
+    from ..presets import all_presets
+
+    derived = {
+        preset.name: QuantifyPreset(
+            preset.name, preset.modality, preset.target_level or preset.name, preset.spatial_dims == 3,
+            preset.hu_range if preset.modality == "CT" else None,
+            {label.value: label.name for label in preset.labels}, thickness=preset.name == "temporalis")
+        for preset in all_presets().values() if preset.role == "muscle"
+    }
+    derived["custom"] = QuantifyPreset("custom", "CT", "custom", True, "alberta", {})
+    return derived
+
+
+PRESETS: dict[str, QuantifyPreset] = _from_segmentation_presets()
 PRESET_NAMES: tuple[str, ...] = tuple(PRESETS)
