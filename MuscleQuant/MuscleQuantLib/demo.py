@@ -130,13 +130,33 @@ def run_demo(request: DemoRequest, progress: Progress) -> dict[str, Any]:
     for i, name in enumerate(request.presets):
         progress.update("demo", i / len(request.presets), f"preset {name} ({i + 1} of {len(request.presets)})")
         results.append(run_preset(name, request, progress))
-    summary = {"presets": results, "seconds": round(time.monotonic() - started, 1), "seed": request.seed}
+    cohort = run_cohort(request, progress)
+    summary = {"presets": results, "cohort": cohort, "seconds": round(time.monotonic() - started, 1),
+               "seed": request.seed}
     write_json(request.out / "demo_summary.json", summary)
     write_atomic(request.out / "demo_report.md", lambda p: p.write_text(render_report(summary), encoding="utf-8"))
     progress.update("demo", 1.0, f"report: {request.out / 'demo_report.md'}")
     return {"report": str(request.out / "demo_report.md"), "summary": str(request.out / "demo_summary.json"),
             "held_out_mean_label_dice": {r["preset"]: r["held_out_mean_label_dice"] for r in results},
             "seconds": summary["seconds"]}
+
+
+def run_cohort(request: DemoRequest, progress: Progress, patients: int = 300) -> dict[str, Any]:
+    """The researchers' step: a simulated cohort with a known hazard ratio through ``cohort report``."""
+    from .cli import main as cli_main
+    from .phantoms.cohort import CohortTruth, simulate_cohort_table
+
+    progress.update("demo", None, f"cohort: survival report for {patients} simulated patients")
+    folder = request.out / "cohort"
+    folder.mkdir(parents=True, exist_ok=True)
+    clinical, measurements = simulate_cohort_table(patients, request.seed)
+    write_atomic(folder / "clinical.csv", lambda p: clinical.to_csv(p, index=False))
+    write_atomic(folder / "measurements.csv", lambda p: measurements.to_csv(p, index=False))
+    code = cli_main(["cohort", "report", str(folder / "clinical.csv"), "--measurements", str(folder / "measurements.csv"),
+                     "--out", str(folder / "report"), "--progress", "none", "--seed", str(request.seed)])
+    truth = CohortTruth()
+    return {"patients": patients, "report": str(folder / "report"), "exit_code": code,
+            "true_os_hr_per_10_units": truth.os_hr_per_step}
 
 
 def render_report(summary: dict[str, Any]) -> str:
@@ -149,6 +169,11 @@ def render_report(summary: dict[str, Any]) -> str:
     for r in summary["presets"]:
         lines.append(f"| {r['preset']} | {r['train_seconds']} | {r['validation_dice']:.3f} | "
                      f"{_fmt(r['held_out_mean_label_dice'])} | {_fmt(r['held_out_dice'].get('all_muscle'))} |")
+    cohort = summary.get("cohort")
+    if cohort:
+        lines += ["", f"Cohort: {cohort['patients']} simulated patients (true OS hazard ratio "
+                  f"{cohort['true_os_hr_per_10_units']} per 10 cm²/m² of SMI) → `musclequant cohort report` in "
+                  f"`{cohort['report']}` (exit code {cohort['exit_code']})."]
     for r in summary["presets"]:
         lines += ["", f"## {r['preset']}", "", "| label | held-out Dice |", "|---|---|"]
         lines += [f"| {name} | {_fmt(value)} |" for name, value in r["held_out_dice"].items()]

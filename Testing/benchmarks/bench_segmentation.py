@@ -1,0 +1,57 @@
+"""Segmentation benchmark (not a test): train each preset on phantoms within a CPU budget and report
+held-out Dice against the targets of the engine issue.
+
+    .venv/bin/python Testing/benchmarks/bench_segmentation.py --out /tmp/bench --minutes 10
+
+Uses exactly the demo's steps (phantoms → train → segment → evaluate → quantify) with larger budgets.
+Prints one line per preset plus per-label Dice; figures are measured in this run, never copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from MuscleQuantLib.demo import DemoRequest, run_preset
+from MuscleQuantLib.progress import Progress
+
+# Targets (held-out phantoms): L3 total muscle, C3 muscle, temporalis, thigh mean over muscles.
+TARGETS = {"l3": ("all_muscle", 0.90), "c3": ("all_muscle", 0.90), "temporalis": ("temporalis", 0.85),
+           "thigh": ("mean_label", 0.75)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--presets", default="l3,c3,temporalis,thigh")
+    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per preset (CPU minutes)")
+    parser.add_argument("--train-cases", type=int, default=24)
+    parser.add_argument("--test-cases", type=int, default=5)
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    presets = tuple(args.presets.split(","))
+    request = DemoRequest(out=args.out, presets=presets, minutes={p: args.minutes for p in presets},
+                          train_cases={p: args.train_cases for p in presets}, test_cases=args.test_cases,
+                          seed=args.seed, profile=args.profile)
+    results = []
+    for name in presets:
+        started = time.monotonic()
+        result = run_preset(name, request, Progress("none"))
+        result["wall_seconds"] = round(time.monotonic() - started, 1)
+        results.append(result)
+        key, target = TARGETS[name]
+        value = result["held_out_mean_label_dice"] if key == "mean_label" else result["held_out_dice"].get(key)
+        verdict = "meets" if value is not None and value >= target else "BELOW"
+        print(f"{name:11s} profile={args.profile} train={result['train_seconds']:.0f}s "
+              f"(budget {args.minutes:g} min, {result['train_cases']} cases) held-out {key}={value} "
+              f"target {target} -> {verdict}", flush=True)
+        print("            per label: " + ", ".join(f"{k}={v}" for k, v in result["held_out_dice"].items()), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench_segmentation.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
