@@ -300,7 +300,7 @@ class MuscleQuantLogic(ScriptedLoadableModuleLogic):
                 return False
         if plan.pip:
             constraints = Path(tempfile.mkdtemp(prefix="musclequant-pip-")) / "constraints.txt"
-            constraints.write_text(install.constraints_text())
+            constraints.write_text(install.constraints_text(), encoding="utf-8")
             slicer.util.pip_install(install.pip_arguments(plan, constraints))
         return not install.plan().needed
 

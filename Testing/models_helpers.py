@@ -53,14 +53,14 @@ def make_model(out_dir: Path, members: int = 1, **overrides: Any) -> Path:
 
 def edit_card(model_dir: Path, change: Callable[[dict[str, Any]], None], rehash: bool = True) -> None:
     """Change a card the way an attacker with write access would: edit, refresh hashes, reseal."""
-    card = json.loads((model_dir / CARD_FILE).read_text())
+    card = json.loads((model_dir / CARD_FILE).read_text(encoding="utf-8"))
     change(card)
     if rehash:
         for member in card["members"]:
             path = model_dir / member["file"]
             if path.exists():
                 member.update(sha256=sha256_file(path), size=path.stat().st_size)
-    (model_dir / CARD_FILE).write_text(json.dumps(seal(card), indent=2))
+    (model_dir / CARD_FILE).write_text(json.dumps(seal(card), indent=2), encoding="utf-8")
 
 
 def flip_byte(path: Path, offset: int, mask: int = 0x01) -> None:
@@ -134,7 +134,7 @@ def http_server(routes: dict[str, Route], lifetime_s: float = 60.0) -> Iterator[
 
 
 def write_registry(path: Path, entries: list[dict[str, Any]]) -> Path:
-    path.write_text(json.dumps({"format_version": 1, "models": entries}, indent=2))
+    path.write_text(json.dumps({"format_version": 1, "models": entries}, indent=2), encoding="utf-8")
     return path
 
 

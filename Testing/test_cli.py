@@ -36,7 +36,7 @@ def test_command_table_matches_the_command_modules():
 def test_help_does_not_import_torch():
     """``musclequant --help`` stays fast: no torch/MONAI import until a command needs it."""
     code = "import sys; from MuscleQuantLib.cli import build_parser; build_parser(''); print('torch' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert result.stdout.strip() == "False", result.stderr
 
 
@@ -70,9 +70,9 @@ def test_global_options_work_before_and_after_the_subcommand(tmp_path, run_cli):
 
 def test_console_script_and_module_entry_point_run(tmp_path):
     """The installed ``musclequant`` script and ``python -m MuscleQuantLib`` (what Slicer calls) both work."""
-    result = subprocess.run([sys.executable, "-m", "MuscleQuantLib", "--version"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "MuscleQuantLib", "--version"], capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert result.returncode == 0 and __version__ in result.stdout
-    script = subprocess.run(["musclequant", "--version"], capture_output=True, text=True, timeout=120,
+    script = subprocess.run(["musclequant", "--version"], capture_output=True, text=True, encoding="utf-8", timeout=120,
                             env={"PATH": str(__import__("pathlib").Path(sys.executable).parent)})
     assert script.returncode == 0 and __version__ in script.stdout
 

@@ -47,7 +47,7 @@ def test_multivariable_cox_recovers_the_stated_hazard_ratio():
 def test_cli_writes_tables_and_truth(tmp_path, run_cli):
     code, _, err = run_cli("phantom", "--cohort", "30", "--no-images", "--seed", "2", "--out", tmp_path, "--progress", "none")
     assert code == 0, err
-    truth = json.loads((tmp_path / "cohort_truth.json").read_text())
+    truth = json.loads((tmp_path / "cohort_truth.json").read_text(encoding="utf-8"))
     assert truth["os_hr_per_step"] == CohortTruth().os_hr_per_step and truth["index_column"] == "smi_cm2_m2"
     clinical = pd.read_csv(tmp_path / "clinical.csv")
     measurements = pd.read_csv(tmp_path / "measurements.csv")

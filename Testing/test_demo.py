@@ -11,7 +11,7 @@ def test_demo_runs_end_to_end(tmp_path, run_cli):
     code, _, err = run_cli("demo", "--out", out, "--profile", "tiny", "--presets", "c3", "--train-cases", "3",
                            "--test-cases", "1", "--minutes", "0.2", "--progress", "none")
     assert code == 0, err
-    summary = json.loads((out / "demo_summary.json").read_text())
+    summary = json.loads((out / "demo_summary.json").read_text(encoding="utf-8"))
     c3 = summary["presets"][0]
     assert c3["preset"] == "c3" and c3["test_cases"] == 1
     assert set(c3["held_out_dice"]) == {"paravertebral_muscles", "sternocleidomastoid", "all_muscle"}
@@ -19,7 +19,7 @@ def test_demo_runs_end_to_end(tmp_path, run_cli):
     assert (out / "c3" / "run" / "model" / "model.json").exists()
     assert (out / "c3" / "measurements" / "measurements.csv").exists()
     assert summary["cohort"]["exit_code"] == 0 and (out / "cohort" / "report" / "report.html").exists()
-    report = (out / "demo_report.md").read_text()
+    report = (out / "demo_report.md").read_text(encoding="utf-8")
     assert "| c3 |" in report and "held-out" in report
 
 

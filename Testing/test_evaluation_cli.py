@@ -52,7 +52,7 @@ def test_single_pair_round_trip_uses_the_file_spacing(tmp_path, run_cli):
     assert float(rows["psoas_major"]["dice"]) == pytest.approx(2 * 4 * 8 * 6 / (2 * 256))
     assert float(rows["psoas_major"]["ref_size"]) == pytest.approx(256 * 0.8 * 0.8 * 3.0)
     assert rows["psoas_major"]["size_unit"] == "mm3" and rows["psoas_major"]["mode"] == "volume"
-    document = json.loads((out / "metrics.json").read_text())
+    document = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert document["cases"][0]["spacing_mm"] == pytest.approx([3.0, 0.8, 0.8])
     assert set(document["columns"]) == set(rows["psoas_major"])
     assert "psoas_major" in stdout or "all_muscle" in stdout
@@ -80,11 +80,11 @@ def test_pairs_csv_gives_cohort_statistics(tmp_path, run_cli):
         _write(ref, tmp_path / "refs" / f"c{i}.nii.gz")
         _write(pred, tmp_path / "preds" / f"c{i}.nii.gz")
         lines.append(f"c{i},preds/c{i}.nii.gz,refs/c{i}.nii.gz")  # relative to the CSV
-    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "out"
     code, _, stderr = run_cli("evaluate", "--pairs", tmp_path / "pairs.csv", "--out", out, "--progress", "none")
     assert code == 0, stderr
-    cohort = json.loads((out / "cohort.json").read_text())
+    cohort = json.loads((out / "cohort.json").read_text(encoding="utf-8"))
     label = cohort["labels"]["label_1"]
     voxel_mm3 = 0.8 * 0.8 * 3.0
     diff = np.array(extras) * 4 * 8 * voxel_mm3
@@ -113,12 +113,12 @@ def test_folders_merge_sides_and_summary_slice(tmp_path, run_cli):
     _write(ref, tmp_path / "ref" / "caseA_image.nii.gz")  # not matched by the default *_labels.* glob
     summary = {"preset": "l3", "slice": {"index": 1},
                "labels": [{"value": 5, "name": "psoas_major_left"}, {"value": 6, "name": "psoas_major_right"}]}
-    (tmp_path / "pred" / "caseA_image_segmentation.json").write_text(json.dumps(summary))
+    (tmp_path / "pred" / "caseA_image_segmentation.json").write_text(json.dumps(summary), encoding="utf-8")
     out = tmp_path / "out"
     code, _, stderr = run_cli("evaluate", "--pred-dir", tmp_path / "pred", "--ref-dir", tmp_path / "ref",
                               "--merge-sides", "--out", out)
     assert code == 0, stderr
-    case = json.loads((out / "metrics.json").read_text())["cases"][0]
+    case = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["cases"][0]
     assert case["case_id"] == "caseA" and case["mode"] == "slice" and case["slice_index"] == 1
     psoas = next(row for row in case["labels"] if row["label_name"] == "psoas_major")
     assert psoas["size_unit"] == "mm2" and psoas["ref_size"] == pytest.approx(60 * 0.64)

@@ -146,7 +146,7 @@ def _bad_inputs(tmp_path: Path, shared_data: Path) -> dict[str, tuple[Path, str]
     four_d = tmp_path / "series4d.nii.gz"
     sitk.WriteImage(sitk.GetImageFromArray(np.zeros((3, 4, 8, 8), dtype=np.int16), isVector=False), str(four_d))
     text = tmp_path / "notes.nii.gz"
-    text.write_text("this is not an image\n")
+    text.write_text("this is not an image\n", encoding="utf-8")
     truncated = tmp_path / "truncated.nii.gz"
     truncated.write_bytes((shared_data / "example_ct.nii.gz").read_bytes()[:200_000])
     source = sitk.ReadImage(str(shared_data / "example_ct.nii.gz"))

@@ -92,13 +92,13 @@ def test_every_flipped_byte_in_the_card_is_refused(tmp_path):
 def test_edited_card_value_names_the_card_hash(tmp_path):
     model_dir = make_model(tmp_path / "model")
     card_path = model_dir / CARD_FILE
-    card_path.write_text(card_path.read_text().replace('"dice": 0.5', '"dice": 0.9'))
+    card_path.write_text(card_path.read_text(encoding="utf-8").replace('"dice": 0.5', '"dice": 0.9'), encoding="utf-8")
     with pytest.raises(InputError, match=r"model\.json: card_sha256: model card is corrupt or was edited"):
         load_model(model_dir)
 
 
 def _pickle_payloads(tmp_path, marker):
-    """Raw pickle bytes and a torch.save archive, both running ``open(marker, 'w')`` when unpickled."""
+    """Raw pickle bytes and a torch.save archive, both running ``open(marker, 'w', encoding="utf-8")`` when unpickled."""
     raw = pickle.dumps({"weight": Payload(marker)})
     torch_file = tmp_path / "payload.pt"
     torch.save({"weight": Payload(marker)}, torch_file)
@@ -173,5 +173,5 @@ def test_weights_of_another_network_are_refused(tmp_path):
 
 
 def test_card_is_plain_sorted_json(tmp_path):
-    card = json.loads((make_model(tmp_path / "model") / CARD_FILE).read_text())
+    card = json.loads((make_model(tmp_path / "model") / CARD_FILE).read_text(encoding="utf-8"))
     assert card["format_version"] == 1 and card["labels"][1]["terminology"]["type"]["code"] == "37670001"

@@ -108,7 +108,7 @@ def test_unsafe_archives_are_refused(tmp_path, entries, link, message):
 
 def test_archive_round_trip_keeps_only_model_files(tmp_path):
     model_dir = make_model(tmp_path / "model")
-    (model_dir / "notes.txt").write_text("not part of the model")
+    (model_dir / "notes.txt").write_text("not part of the model", encoding="utf-8")
     pack_model(model_dir, tmp_path / "model.zip")
     with zipfile.ZipFile(tmp_path / "model.zip", "a") as zf:
         zf.writestr("README.md", "ignored")

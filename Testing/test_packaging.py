@@ -80,7 +80,7 @@ def test_cmake_lists_every_file(module: str) -> None:
 
 @pytest.mark.parametrize("module", MODULES)
 def test_module_cmake_uses_slicer_macros(module: str) -> None:
-    text = (REPO / module / "CMakeLists.txt").read_text()
+    text = (REPO / module / "CMakeLists.txt").read_text(encoding="utf-8")
     assert "slicerMacroBuildScriptedModule(" in text and "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in text
     assert f"set(MODULE_NAME {module})" in text
 
@@ -91,7 +91,7 @@ def test_ui_is_well_formed_and_matches_widget_code(module: str) -> None:
     py = REPO / module / f"{module}.py"
     assert ui_references(py), "the widget should use its .ui"
     assert not reference_problems(py, ui)
-    assert f'self.resourcePath("UI/{module}.ui")' in py.read_text()
+    assert f'self.resourcePath("UI/{module}.ui")' in py.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -106,13 +106,13 @@ def test_module_icon(module: str) -> None:
 def test_module_file_is_thin_and_imports_nothing_heavy(module: str) -> None:
     """Top-level imports are Slicer/Qt/stdlib only: packages load at first use, never at import."""
     path = REPO / module / f"{module}.py"
-    tree = ast.parse(path.read_text(), feature_version=(3, 11))
+    tree = ast.parse(path.read_text(encoding="utf-8"), feature_version=(3, 11))
     for node in tree.body:
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
             for name in names:
                 assert name.split(".")[0] in ALLOWED_MODULE_IMPORTS, f"{path.name} imports {name} at module level"
-    assert len(path.read_text().splitlines()) <= 400
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= 400
     classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
     assert {module, f"{module}Widget", f"{module}Logic", f"{module}Test"} <= classes
 
@@ -126,7 +126,7 @@ def test_lib_packages_never_import_qt() -> None:
 
 def test_bridge_imports_slicer_only_inside_functions() -> None:
     for path in (REPO / "MuscleQuant" / "MuscleQuantLib" / "slicer_bridge").glob("*.py"):
-        tree = ast.parse(path.read_text())
+        tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:
             if isinstance(node, ast.Import | ast.ImportFrom):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
@@ -134,7 +134,7 @@ def test_bridge_imports_slicer_only_inside_functions() -> None:
 
 
 def test_extension_metadata() -> None:
-    text = (REPO / "CMakeLists.txt").read_text()
+    text = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
     for key in ("HOMEPAGE", "CATEGORY", "CONTRIBUTORS", "DESCRIPTION", "ICONURL", "SCREENSHOTURLS", "DEPENDS"):
         assert re.search(rf"set\(EXTENSION_{key} ", text), key
     assert re.search(r'set\(EXTENSION_DEPENDS "?PyTorch"?\)', text)
@@ -144,11 +144,11 @@ def test_extension_metadata() -> None:
 
 
 def test_extensions_index_entry() -> None:
-    entry = json.loads((REPO / "MuscleQuant.json").read_text())
+    entry = json.loads((REPO / "MuscleQuant.json").read_text(encoding="utf-8"))
     assert CATALOG_REQUIRED <= set(entry) and set(entry) <= CATALOG_ALLOWED
     assert entry["$schema"].endswith("slicer-extension-catalog-entry-schema-v1.0.1.json#")
     assert entry["build_dependencies"] == ["PyTorch"]
-    category = re.search(r'set\(EXTENSION_CATEGORY "([^"]+)"\)', (REPO / "CMakeLists.txt").read_text()).group(1)
+    category = re.search(r'set\(EXTENSION_CATEGORY "([^"]+)"\)', (REPO / "CMakeLists.txt").read_text(encoding="utf-8")).group(1)
     assert entry["category"] == category
     assert entry["scm_url"].startswith("https://github.com/") and 1 <= entry["tier"] <= 5
 
@@ -157,7 +157,7 @@ def test_extensions_index_entry() -> None:
 def test_missing_file_is_reported(tmp_path, monkeypatch) -> None:
     shutil.copytree(REPO / "MuscleQuantSurvival", tmp_path / "MuscleQuantSurvival",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "MuscleQuantSurvival" / "MuscleQuantSurvivalLib" / "new_analysis.py").write_text("")
+    (tmp_path / "MuscleQuantSurvival" / "MuscleQuantSurvivalLib" / "new_analysis.py").write_text("", encoding="utf-8")
     (tmp_path / "MuscleQuantSurvival" / "Resources" / "Icons" / "extra.png").write_bytes(b"")
     monkeypatch.setattr(ucl, "REPO", tmp_path)
     problems = ucl.differences("MuscleQuantSurvival")
@@ -170,13 +170,13 @@ def test_missing_file_is_reported(tmp_path, monkeypatch) -> None:
 def test_malformed_ui_and_unknown_object_are_reported(tmp_path) -> None:
     module_ui = REPO / "MuscleQuant" / "Resources" / "UI" / "MuscleQuant.ui"
     broken = tmp_path / "broken.ui"
-    broken.write_text(module_ui.read_text().replace("</ui>", ""))
+    broken.write_text(module_ui.read_text(encoding="utf-8").replace("</ui>", ""), encoding="utf-8")
     assert "not well-formed" in ui_problems(broken)[1][0]
     widget_code = tmp_path / "Widget.py"
-    widget_code.write_text("class W:\n    def f(self):\n        self.ui.runButton.click()\n        self.ui.noSuchButton.click()\n")
+    widget_code.write_text("class W:\n    def f(self):\n        self.ui.runButton.click()\n        self.ui.noSuchButton.click()\n", encoding="utf-8")
     assert reference_problems(widget_code, module_ui) == [
         "Widget.py uses self.ui.noSuchButton, which MuscleQuant.ui does not define"]
     undeclared = tmp_path / "undeclared.ui"
     undeclared.write_text('<ui version="4.0"><widget class="qMRMLWidget" name="W"><widget class="ctkSliderWidget" '
-                          'name="s"/></widget></ui>')
+                          'name="s"/></widget></ui>', encoding="utf-8")
     assert len(ui_problems(undeclared)[1]) == 3  # qMRMLWidget and ctkSliderWidget undeclared, ctkSlider unverified

@@ -216,11 +216,11 @@ def test_standard_case_geometry():
 
 def test_cli_writes_cases_on_identical_grids(tmp_path):
     assert cli_main(["phantom", "--anatomy", "l3", "--n", "2", "--seed", "3", "--out", str(tmp_path)]) == 0
-    dataset = json.loads((tmp_path / "dataset.json").read_text())
+    dataset = json.loads((tmp_path / "dataset.json").read_text(encoding="utf-8"))
     assert len(dataset["cases"]) == 2
     for entry in dataset["cases"]:
         image = sitk.ReadImage(str(tmp_path / entry["image"]))
-        metadata = json.loads((tmp_path / entry["metadata"]).read_text())
+        metadata = json.loads((tmp_path / entry["metadata"]).read_text(encoding="utf-8"))
         for key in ("labels", "vertebrae"):
             other = sitk.ReadImage(str(tmp_path / entry[key]))
             assert other.GetSize() == image.GetSize()

@@ -168,10 +168,10 @@ def test_cli_writes_cases_that_read_back_on_identical_grids(tmp_path):
     out = tmp_path / "head"
     assert main(["phantom", "--anatomy", "temporalis", "--n", "2", "--seed", "3", "--out", str(out),
                  "--progress", "none"]) == 0
-    dataset = json.loads((out / "dataset.json").read_text())
+    dataset = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     assert len(dataset["cases"]) == 2
     for entry in dataset["cases"]:
-        metadata = json.loads((out / entry["metadata"]).read_text())
+        metadata = json.loads((out / entry["metadata"]).read_text(encoding="utf-8"))
         images = [sitk.ReadImage(str(out / entry[key])) for key in ("image", "labels", "head_structures")]
         for image in images:
             assert list(image.GetSize()) == metadata["size"]

@@ -183,12 +183,12 @@ def test_cli_writes_cases_that_read_back_on_one_grid(tmp_path):
     code = cli_main(["--progress", "none", "phantom", "--anatomy", "thigh", "--n", "1", "--seed", "3",
                      "--out", str(out), "--resolution", "low"])
     assert code == 0
-    dataset = json.loads((out / "dataset.json").read_text())
+    dataset = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     entry = dataset["cases"][0]
     image = sitk.ReadImage(str(out / entry["image"]))
     labels = sitk.ReadImage(str(out / entry["labels"]))
     assert same_grid(image, labels)
-    meta = json.loads((out / entry["metadata"]).read_text())
+    meta = json.loads((out / entry["metadata"]).read_text(encoding="utf-8"))
     assert meta["anatomy"] == "thigh" and meta["label_names"]["28"] == "femur"
     assert list(image.GetSize()) == meta["size"]
     assert int(sitk.GetArrayFromImage(labels).max()) <= 29

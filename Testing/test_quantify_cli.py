@@ -23,8 +23,8 @@ def case_files(tmp_path):
     img, lab = stored([image, labels], "RAS")
     sitk.WriteImage(img, str(tmp_path / "ct.nii.gz"))
     sitk.WriteImage(lab, str(tmp_path / "labels.nii.gz"))
-    (tmp_path / "names.json").write_text(json.dumps({"1": "psoas_major", "2": "erector_spinae_left"}))
-    (tmp_path / "card.json").write_text(json.dumps({"id": "l3-unet-v1", "weights": {"sha256": "ab" * 32}}))
+    (tmp_path / "names.json").write_text(json.dumps({"1": "psoas_major", "2": "erector_spinae_left"}), encoding="utf-8")
+    (tmp_path / "card.json").write_text(json.dumps({"id": "l3-unet-v1", "weights": {"sha256": "ab" * 32}}), encoding="utf-8")
     return tmp_path, truth
 
 
@@ -39,7 +39,7 @@ def test_outputs_carry_units_slice_spacing_hu_range_and_model(case_files):
                "--model-card", str(tmp_path / "card.json"))
     assert code == 0
     out = tmp_path / "out"
-    record = json.loads((out / "p1.json").read_text())
+    record = json.loads((out / "p1.json").read_text(encoding="utf-8"))
     assert record["slice"]["index"] == truth["slice"] and record["slice"]["spacing_mm"] == pytest.approx([0.8, 0.7, 3.0])
     assert record["hu_range"]["min"] == -29 and record["hu_range"]["max"] == 150
     assert record["model"] == {"id": "l3-unet-v1", "sha256": "ab" * 32, "source": str(tmp_path / "card.json")}
@@ -69,7 +69,7 @@ def test_bad_patient_data_gives_one_message_per_field_and_the_measurement_still_
     assert "height: 175 is above 3 m: height must be in metres" in err
     assert "sex: 'X' is not a recognised code; use M (male) or F (female)" in err
     assert "weight: not given" in err
-    record = json.loads((tmp_path / "out" / "bad.json").read_text())
+    record = json.loads((tmp_path / "out" / "bad.json").read_text(encoding="utf-8"))
     assert record["values"]["csa_total_mm2"]["value"] == pytest.approx(truth["total_mm2"])
     assert record["values"]["smi_cm2_m2"]["value"] is None
     assert "height" in record["not_available"]["smi_cm2_m2"] and "175" in record["not_available"]["smi_cm2_m2"]
@@ -98,10 +98,10 @@ def test_patient_field_validation():
 
 def test_c3_case_gets_swartz_l3_smi(case_files):
     tmp_path, truth = case_files
-    (tmp_path / "names.json").write_text(json.dumps({"1": "paravertebral_muscles", "2": "sternocleidomastoid"}))
+    (tmp_path / "names.json").write_text(json.dumps({"1": "paravertebral_muscles", "2": "sternocleidomastoid"}), encoding="utf-8")
     assert run(tmp_path, "--preset", "c3", "--patient-id", "c3", "--sex", "F", "--age", "50", "--weight", "60",
                "--height", "1.6", "--no-qa") == 0
-    values = json.loads((tmp_path / "out" / "c3.json").read_text())["values"]
+    values = json.loads((tmp_path / "out" / "c3.json").read_text(encoding="utf-8"))["values"]
     l3 = 27.304 + 1.363 * truth["total_mm2"] / 100 - 0.671 * 50 + 0.640 * 60 + 26.442 * 1
     assert values["l3_csa_from_c3_cm2"]["value"] == pytest.approx(l3)
     assert values["l3_smi_from_c3_cm2_m2"]["value"] == pytest.approx(l3 / 1.6**2)
@@ -122,7 +122,7 @@ def test_phantom_case_matches_numpy_and_generator_truth(tmp_path, anatomy, orien
     out = tmp_path / "out"
     assert main(["--progress", "none", "quantify", str(tmp_path / files["image"]), str(tmp_path / files["labels"]),
                  "--out", str(out), "--preset", anatomy, "--metadata", str(tmp_path / files["metadata"])]) == 0
-    record = json.loads((out / f"{case.case_id}.json").read_text())
+    record = json.loads((out / f"{case.case_id}.json").read_text(encoding="utf-8"))
     k = record["slice"]["index"]
     assert record["slice"]["rule"].startswith("metadata")
     hu = sitk.GetArrayFromImage(case.image).astype(float)[k]

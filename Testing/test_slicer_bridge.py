@@ -161,7 +161,7 @@ def test_approve_twice_makes_two_readable_versions(slicer_scene, engine_inputs, 
         loaded = mrml.read_segmentation(version / "segmentation.seg.nrrd")
         assert loaded.GetSegmentation().GetNumberOfSegments() == segmentation.GetSegmentation().GetNumberOfSegments()
         assert _tag(loaded.GetSegmentation().GetSegment(loaded.GetSegmentation().GetNthSegmentID(0)))
-        measurements = json.loads((version / "measurements.json").read_text())
+        measurements = json.loads((version / "measurements.json").read_text(encoding="utf-8"))
         assert measurements["row"]["patient_id"] == case_id
     dice_first = store.read_provenance(first)["dice_ai_vs_approved"]
     dice_second = store.read_provenance(second)["dice_ai_vs_approved"]
@@ -169,7 +169,7 @@ def test_approve_twice_makes_two_readable_versions(slicer_scene, engine_inputs, 
     assert dice_second[first_label] < 1.0
     assert store.read_provenance(second)["edited_voxels"] > 0
     exported = store.export_measurements(tmp_path / "approved.csv")
-    assert "v002" in exported.read_text()
+    assert "v002" in exported.read_text(encoding="utf-8")
 
 
 def test_table_node_holds_measurements(slicer_scene):

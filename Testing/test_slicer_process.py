@@ -36,7 +36,7 @@ def test_real_cli_result_and_error(tmp_path):
 
 def _alive(pid: int) -> bool:
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
@@ -48,7 +48,7 @@ def _descendants(pid: int) -> set[int]:
     while stack:
         current = stack.pop()
         for task in Path(f"/proc/{current}/task").glob("*"):
-            children = (task / "children").read_text().split() if (task / "children").exists() else []
+            children = (task / "children").read_text(encoding="utf-8").split() if (task / "children").exists() else []
             for child in map(int, children):
                 if child not in found:
                     found.add(child)
@@ -106,7 +106,7 @@ def test_install_plan_never_touches_slicer_packages(tmp_path):
 def test_requirements_match_pyproject():
     import tomllib
 
-    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = {d.split(">")[0].split("<")[0].split("=")[0].strip(): d for d in project["dependencies"]}
     assert set(declared) - {"torch", *install.SLICER_OWNED} == set(install.REQUIREMENTS)
     for name, spec in install.REQUIREMENTS.items():

@@ -83,7 +83,7 @@ def test_report_opens_in_headless_chromium_with_all_figures_decoded(report, tmp_
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
                (report / "report.html").as_uri()]
-    dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+    dom = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", timeout=120, check=True).stdout
     count = int(re.search(r'<meta name="figure-count" content="(\d+)"', dom).group(1))
     assert count >= 7
     assert f'data-figures-decoded="{count}/{count}"' in dom  # set by the page once every image has decoded

@@ -45,8 +45,8 @@ P15,55.3
 
 @pytest.fixture()
 def defect_tables(tmp_path):
-    (tmp_path / "clinical.csv").write_text(CLINICAL)
-    (tmp_path / "measurements.csv").write_text(MEASUREMENTS)
+    (tmp_path / "clinical.csv").write_text(CLINICAL, encoding="utf-8")
+    (tmp_path / "measurements.csv").write_text(MEASUREMENTS, encoding="utf-8")
     return tmp_path / "clinical.csv", tmp_path / "measurements.csv"
 
 

@@ -73,7 +73,7 @@ def run_preset(name: str, request: DemoRequest, progress: Progress) -> dict[str,
     cases = []
     for entry in held_out:
         test = root / "test"
-        metadata = json.loads((test / entry["metadata"]).read_text())
+        metadata = json.loads((test / entry["metadata"]).read_text(encoding="utf-8"))
         slice_index = _true_level_slice(metadata, preset) if preset.spatial_dims == 2 else None
         result = segment(SegmentRequest(image=test / entry["image"], model=model, out=root / "segmentations",
                                         slice_index=slice_index, overwrite=True), progress)

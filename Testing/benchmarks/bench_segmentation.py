@@ -50,7 +50,7 @@ def main() -> None:
               f"target {target} -> {verdict}", flush=True)
         print("            per label: " + ", ".join(f"{k}={v}" for k, v in result["held_out_dice"].items()), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench_segmentation.json").write_text(json.dumps(results, indent=2))
+    (args.out / "bench_segmentation.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from ..pipeline.prepare import (
     volume_prediction_to_native,
 )
 from ..presets import get_preset
-from ..presets.base import Preset
+from ..presets.base import Intensity, Preset
 from ..progress import NULL_PROGRESS, Progress
 
 
@@ -42,6 +42,8 @@ class SegmentRequest:
     out: Path
     preset: str | None = None  # must match the model's card when given
     slice_index: int | None = None  # stored slice (2D presets)
+    level_model: Path | None = None  # slab model for the level finder (default: newest installed)
+    protocol: str | None = None  # which finder level to measure at (temporalis: superior_orbital_quarter/mid_orbit)
     hu_range: str | None = None  # None: the preset's default
     device: str = "auto"
     output_format: str = ".nii.gz"
@@ -78,23 +80,27 @@ def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict
     hu_window = resolve_hu_range(request.hu_range or preset.hu_range) if preset.modality == "CT" else None
     canonical = to_canonical(image)
     hu = sitk.GetArrayFromImage(canonical).astype(np.float32)
+    # The card, not today's preset, says how this model was trained: old models stay reproducible.
     prep = card["preprocessing"]
-    profile = preset.profile(prep.get("profile"))
+    spacing, roi = tuple(prep["spacing_mm"]), tuple(prep["roi"])
+    if "intensity" in prep:
+        preset = dataclasses.replace(preset, intensity=Intensity(**{k: tuple(v) if isinstance(v, list) else v
+                                                                    for k, v in prep["intensity"].items()}))
     classes = np.zeros(hu.shape, dtype=np.uint16)
     slice_info: dict[str, Any] | None = None
     progress.update("segment", 0.3, "running the network")
     if preset.spatial_dims == 2:
-        stored, chosen_by = _choose_slice(request, preset, image)
+        stored, chosen_by, level = _choose_slice(request, preset, image)
         k = canonical_slice_index(image, canonical, stored, str(request.image))
-        prepared = prepare_slice(canonical, preset, profile, k)
-        predicted = predict_labels(model, prepared.image, profile.roi, device, card["output_activation"],
+        prepared = prepare_slice(canonical, preset, spacing, k)
+        predicted = predict_labels(model, prepared.image, roi, device, card["output_activation"],
                                    len(card["labels"]))
         classes[k] = slice_prediction_to_native(predicted, prepared)
         slice_info = {"index": stored, "canonical_index": k, "position_mm": slice_position_mm(image, stored),
-                      "chosen_by": chosen_by}
+                      "chosen_by": chosen_by, **({"level": level} if level else {})}
     else:
-        prepared = prepare_volume(canonical, preset, profile)
-        predicted = predict_labels(model, prepared.image, profile.roi, device, card["output_activation"],
+        prepared = prepare_volume(canonical, preset, spacing)
+        predicted = predict_labels(model, prepared.image, roi, device, card["output_activation"],
                                    len(card["labels"]))
         classes = volume_prediction_to_native(predicted, prepared)
     progress.update("segment", 0.8, "post-processing")
@@ -108,20 +114,24 @@ def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict
     return summary
 
 
-def _choose_slice(request: SegmentRequest, preset: Preset, image: sitk.Image) -> tuple[int, str]:
-    """The user's slice, else the preset's level finder; a 2D preset never guesses."""
+def _choose_slice(request: SegmentRequest, preset: Preset, image: sitk.Image
+                  ) -> tuple[int, str, dict[str, Any] | None]:
+    """The user's slice, else the preset's level finder (with its result); a 2D preset never guesses."""
     if request.slice_index is not None:
         if not 0 <= request.slice_index < image.GetSize()[2]:
             raise InputError(f"slice {request.slice_index} is outside the image (0…{image.GetSize()[2] - 1})",
                              path=request.image, field="--slice")
-        return request.slice_index, "user"
+        return request.slice_index, "user", None
     try:
         from ..levels.find import find_level
     except ImportError:
         raise InputError(f"preset {preset.name!r} measures one slice: give it with --slice K "
                          "(automatic level finding is not installed)", field="--slice") from None
-    found = find_level(preset, image, request.image)
-    return found.slice_index, f"finder ({found.method}, confidence {found.confidence:.2f})"
+    found = find_level(preset, image, request.image, model_dir=request.level_model, protocol=request.protocol,
+                       device=request.device)
+    if not found.found:
+        raise InputError(f"{found.message()}; give the slice with --slice K", path=request.image, field="--slice")
+    return found.slice_index, f"finder ({found.method}, confidence {found.confidence:.2f})", found.to_dict()
 
 
 def _postprocess(classes: np.ndarray, hu: np.ndarray, canonical: sitk.Image, preset: Preset,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
-from ..presets.base import Preset, Profile
+from ..presets.base import Preset
 from .geometry import Grid, extract_slice, resample, resampled_grid, to_canonical
 from .intensity import body_mask_ct, normalise
 
@@ -36,11 +36,11 @@ class PreparedVolume:
     crop: tuple[slice, slice, slice]  # body bounding box within ``grid``
 
 
-def prepare_slice(canonical: sitk.Image, preset: Preset, profile: Profile, canonical_slice: int,
+def prepare_slice(canonical: sitk.Image, preset: Preset, spacing: tuple[float, ...], canonical_slice: int,
                   canonical_labels: sitk.Image | None = None) -> PreparedSlice:
-    """Resample one canonical axial slice to the profile spacing and normalise it."""
+    """Resample one canonical axial slice to the model's spacing and normalise it."""
     native = extract_slice(canonical, canonical_slice)
-    grid = resampled_grid(native, profile.spacing)
+    grid = resampled_grid(native, spacing)
     fill = -1024.0 if preset.modality == "CT" else 0.0
     image = normalise(resample(native, grid, labels=False, default=fill), preset.intensity)
     labels = None
@@ -58,10 +58,10 @@ def slice_prediction_to_native(prediction: np.ndarray, prepared: PreparedSlice) 
     return sitk.GetArrayFromImage(resample(predicted, Grid.of(prepared.native), labels=True))
 
 
-def prepare_volume(canonical: sitk.Image, preset: Preset, profile: Profile,
+def prepare_volume(canonical: sitk.Image, preset: Preset, spacing: tuple[float, ...],
                    canonical_labels: sitk.Image | None = None, margin: int = 2) -> PreparedVolume:
-    """Resample the canonical volume to the profile spacing, normalise, crop to the body."""
-    grid = resampled_grid(canonical, profile.spacing)
+    """Resample the canonical volume to the model's spacing, normalise, crop to the body."""
+    grid = resampled_grid(canonical, spacing)
     fill = -1024.0 if preset.modality == "CT" else 0.0
     resampled = resample(canonical, grid, labels=False, default=fill)
     image = normalise(resampled, preset.intensity)

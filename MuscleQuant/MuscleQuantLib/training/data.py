@@ -51,21 +51,22 @@ class DatasetSummary:
 def discover_cases(folder: str | Path, label_source: str = "labels") -> list[TrainingCase]:
     """All image/label pairs in ``folder`` (see module docstring for the layouts).
 
-    ``label_source`` "extra:<name>" trains on a phantom's extra label map instead of its muscle labels.
+    ``label_source`` "extra:<name>" trains on a phantom's extra label map instead of its muscle labels;
+    "slab:…"/"zones:…" build a level finder's labels from the case metadata (see :func:`slab_labels`).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("training data folder not found", path=folder)
     dataset_file = folder / "dataset.json"
     if dataset_file.exists():
-        entries = json.loads(dataset_file.read_text())["cases"]
-        key = label_source.removeprefix("extra:")
+        entries = json.loads(dataset_file.read_text(encoding="utf-8"))["cases"]
+        key = "image" if label_source.startswith(("slab:", "zones:")) else label_source.removeprefix("extra:")
         missing = [e["case_id"] for e in entries if key not in e]
         if missing:
             raise InputError(f"cases {missing[:3]} have no '{key}' label map (needed for label source "
                              f"{label_source!r})", path=dataset_file)
         return [TrainingCase(e["case_id"], folder / e["image"], folder / e[key],
-                             json.loads((folder / e["metadata"]).read_text()) if e.get("metadata") else None)
+                             json.loads((folder / e["metadata"]).read_text(encoding="utf-8")) if e.get("metadata") else None)
                 for e in entries]
     cases = []
     for image_path in sorted(folder.iterdir()):
@@ -77,7 +78,7 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
         candidates += [folder / f"{case_id}.seg.nrrd", folder / f"{case_id}_labels.seg.nrrd"]
         labels_path = next((c for c in candidates if c.exists()), None)
         metadata_path = folder / f"{case_id}.json"
-        metadata = json.loads(metadata_path.read_text()) if metadata_path.exists() else None
+        metadata = json.loads(metadata_path.read_text(encoding="utf-8")) if metadata_path.exists() else None
         if labels_path is None:
             raise InputError(f"image has no label file (expected {case_id}_labels{suffix} or {case_id}.seg.nrrd)",
                              path=image_path)
@@ -93,7 +94,9 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
 def load_pair(case: TrainingCase, preset: Preset) -> tuple[sitk.Image, sitk.Image]:
     """Image and training-class label map, refusing labels on another grid or with unknown values."""
     image = read_image(case.image_path, allow_single_slice=True)
-    if case.labels_path.name.endswith(".seg.nrrd"):
+    if preset.label_source.startswith(("slab:", "zones:")):
+        labels = slab_labels(image, case.metadata, preset)
+    elif case.labels_path.name.endswith(".seg.nrrd"):
         labels = _labels_from_segmentation(case.labels_path, image, preset)
     else:
         labels = read_image(case.labels_path, allow_single_slice=True)
@@ -104,6 +107,71 @@ def load_pair(case: TrainingCase, preset: Preset) -> tuple[sitk.Image, sitk.Imag
         raise InputError(f"label values {sorted(values - known)} are not classes of preset {preset.name!r} "
                          f"({', '.join(f'{lb.value}={lb.name}' for lb in preset.labels)})", path=case.labels_path)
     return image, sitk.Cast(labels, sitk.sitkUInt16)
+
+
+def slab_labels(image: sitk.Image, metadata: dict[str, Any] | None, preset: Preset) -> sitk.Image:
+    """A level finder's training labels, built from metadata × body mask (``preset.label_source``).
+
+    ``slab:<lower>:<upper>``: 1 on the body from the first slice of ``lower`` to the last of ``upper``
+    (a level contributes its first/last slice, a landmark its slice). ``zones:<lower>:<upper>[:<side>]``
+    adds 2 on the body cranial of the slab and 3 caudal of it, so every voxel says where the level is —
+    an out-of-view scan becomes all cranial or all caudal (judged from the vertebrae it shows, else
+    ``side``) instead of an empty map.
+    """
+    if metadata is None:
+        raise InputError(f"label source {preset.label_source!r} needs the case's metadata (<id>.json)")
+    kind, lower, upper, *rest = preset.label_source.split(":")
+    array = sitk.GetArrayViewFromImage(image)
+    out = np.zeros(array.shape, dtype=np.uint8)
+    body = _body(image, preset)
+    bounds = [_metadata_slices(metadata, lower), _metadata_slices(metadata, upper)]
+    up = 1 if image.GetDirection()[8] >= 0 else -1  # does the stored slice index run towards the head
+    if None not in bounds:
+        lo = max(int(round(min(min(b) for b in bounds))), 0)  # type: ignore[arg-type]
+        hi = min(int(round(max(max(b) for b in bounds))), array.shape[0] - 1)  # type: ignore[arg-type]
+        out[lo:hi + 1][body[lo:hi + 1]] = 1
+        if kind == "zones":
+            cranial, caudal = (slice(hi + 1, None), slice(0, lo)) if up > 0 else (slice(0, lo), slice(hi + 1, None))
+            out[cranial][body[cranial]] = 2
+            out[caudal][body[caudal]] = 3
+    elif kind == "zones":
+        side = _out_of_view_side(metadata, lower) or (rest[0] if rest else None)
+        if side is not None:
+            out[body] = 2 if side == "cranial" else 3
+    return image_from_array(out, image)
+
+
+def _body(image: sitk.Image, preset: Preset) -> np.ndarray:
+    from scipy import ndimage
+
+    from ..pipeline.intensity import body_mask_ct, foreground_mask
+
+    if preset.modality == "CT":
+        return body_mask_ct(sitk.GetArrayViewFromImage(image).astype(np.float32))
+    head = sitk.GetArrayFromImage(foreground_mask(sitk.Cast(image, sitk.sitkFloat32))) > 0
+    return np.stack([ndimage.binary_fill_holes(s) for s in head])
+
+
+def _out_of_view_side(metadata: dict[str, Any], target: str) -> str | None:
+    """'cranial' when every vertebra in view lies above ``target``'s vertebra, 'caudal' when below."""
+    from ..phantoms.vertebrae import VERTEBRA_LABELS
+
+    order = VERTEBRA_LABELS.get(target.split("_")[0])
+    seen = [VERTEBRA_LABELS[name] for name in metadata.get("levels", {}) if name in VERTEBRA_LABELS]
+    if order is None or not seen:
+        return None
+    if max(seen) < order:
+        return "cranial"
+    return "caudal" if min(seen) > order else None
+
+
+def _metadata_slices(metadata: dict[str, Any], name: str) -> tuple[float, float] | None:
+    """(first, last) stored slice of a level, or (slice, slice) of a landmark; None when absent."""
+    level = metadata.get("levels", {}).get(name)
+    if level is not None:
+        return float(level["first_slice"]), float(level["last_slice"])
+    landmark = metadata.get("landmarks", {}).get(name)
+    return (float(landmark["slice"]),) * 2 if landmark is not None else None
 
 
 def _labels_from_segmentation(path: Path, image: sitk.Image, preset: Preset) -> sitk.Image:
@@ -145,8 +213,9 @@ def prepare_case(case: TrainingCase, preset: Preset, profile: Profile) -> Prepar
     image, labels = load_pair(case, preset)
     canonical, canonical_labels = to_canonical(image), to_canonical(labels)
     if preset.spatial_dims == 3:
-        volume = prepare_volume(canonical, preset, profile, canonical_labels)
-        if not volume.labels.any():
+        volume = prepare_volume(canonical, preset, profile.spacing, canonical_labels)
+        negative = preset.role == "level" and case.metadata is not None and case.metadata.get("target_in_view") is False
+        if not volume.labels.any() and not negative:  # a level finder learns from out-of-view scans too
             return "no labelled voxels"
         return PreparedCase(case.case_id, [volume], volume)
     label_array = sitk.GetArrayViewFromImage(canonical_labels)
@@ -163,6 +232,6 @@ def prepare_case(case: TrainingCase, preset: Preset, profile: Profile) -> Prepar
     else:
         target = labelled[len(labelled) // 2]
         chosen = labelled
-    samples = [prepare_slice(canonical, preset, profile, k, canonical_labels) for k in chosen]
+    samples = [prepare_slice(canonical, preset, profile.spacing, k, canonical_labels) for k in chosen]
     target_sample = next(s for s in samples if s.canonical_slice == min(chosen, key=lambda k: abs(k - target)))
     return PreparedCase(case.case_id, samples, target_sample)

@@ -152,7 +152,13 @@ def card_labels(preset: Preset) -> list[dict[str, Any]]:
     from ..presets.terminology import terminology_for
 
     def entry(value: int, name: str) -> dict[str, Any]:
-        term = terminology_for(name)
+        try:
+            term = terminology_for(name)
+        except KeyError:
+            if preset.role != "level":
+                raise
+            # A level finder's slab (e.g. mid-orbit to orbital roof) is a region, not a coded structure.
+            return {"value": value, "name": name, "terminology": {}, "color": [128, 128, 128]}
         return {"value": value, "name": name, "terminology": term.card_dict(), "color": list(term.color)}
 
     background = {"value": 0, "name": "background", "terminology": {}, "color": [0, 0, 0]}

@@ -18,7 +18,7 @@ from ..networks import build_network
 from ..pipeline.predict import predict_labels
 from ..presets.base import Preset, Profile
 from ..progress import Progress
-from .augment import sample_batch, training_transform
+from .augment import prepare_examples, sample_batch, training_transform
 from .data import PreparedCase
 
 
@@ -93,9 +93,10 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
     loss_fn = make_loss(preset, profile)
     total_iterations = epochs * recipe.iterations_per_epoch
     scheduler = _scheduler(optimizer, profile, total_iterations)
-    examples = [(s.image, s.labels) for case in train_cases for s in case.samples]
-    pad_value = float(min(float(e[0].min()) for e in examples))
-    transform = training_transform(profile.roi, preset.augmentation, recipe.patches_per_case, pad_value)
+    pairs = [(s.image, s.labels) for case in train_cases for s in case.samples]
+    pad_value = float(min(float(image.min()) for image, _ in pairs))
+    examples = prepare_examples(pairs, profile.roi, pad_value)
+    transform = training_transform(profile.roi, preset.augmentation, recipe.patches_per_case)
     transform.set_random_state(seed + fold)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)

@@ -1,0 +1,68 @@
+"""What each level finder looks for, as data: the slab model's preset, the plausible slab thickness,
+the protocol levels read off the slab, and where the truth sits in phantom metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from ..presets import get_preset
+from ..presets.base import Preset
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    """A level finder. Protocol positions are fractions of the slab from its inferior (0) to superior (1) edge."""
+
+    level_preset: str  # preset of the 3D slab model
+    muscle_presets: tuple[str, ...]  # 2D presets that measure at this level
+    protocols: dict[str, float]  # level name -> position within the slab
+    default_protocol: str
+    thickness_mm: tuple[float, float, float]  # (min, nominal, max) plausible slab thickness
+    truth: dict[str, tuple[str, str]] = field(default_factory=dict)  # protocol -> ("landmark"|"level", name)
+    adjacent: int = 0  # neighbouring slices reported each side (L3: the paper's three adjacent slices)
+    # Below this a slab is "not found", never a guess. Calibrated per finder on validation phantoms (seeds
+    # 400/401, neither training nor benchmark data) by ``bench_levels.py --calibrate``.
+    min_confidence: float = 0.3
+
+    def nominal_slab_slices(self, slice_mm: float) -> float:
+        return self.thickness_mm[1] / slice_mm
+
+
+# Thickness ranges come from the anatomy: the C3 section is 33 mm by definition (Naser 2022; fewer mm
+# when the slice thickness does not divide it); adult L3 bodies are about 22–35 mm tall; the orbital
+# roof lies about 12–25 mm above the globe centre.
+LEVEL_SPECS: dict[str, LevelSpec] = {
+    "c3_level": LevelSpec("c3_level", ("c3",), {"C3": 0.5}, "C3", (20.0, 33.0, 45.0),
+                          truth={"C3": ("landmark", "C3_reference")}, min_confidence=0.32),
+    "l3_level": LevelSpec("l3_level", ("l3",), {"L3": 0.5}, "L3", (12.0, 27.0, 45.0),
+                          truth={"L3": ("level", "L3")}, adjacent=1, min_confidence=0.38),
+    "orbit_level": LevelSpec("orbit_level", ("temporalis",),
+                             {"superior_orbital_quarter": 0.5, "mid_orbit": 0.0, "orbital_roof": 1.0},
+                             "superior_orbital_quarter", (6.0, 17.0, 35.0),
+                             truth={"superior_orbital_quarter": ("landmark", "superior_orbital_quarter"),
+                                    "mid_orbit": ("landmark", "mid_orbit"),
+                                    "orbital_roof": ("landmark", "orbital_roof")}, min_confidence=0.41),
+}
+
+
+def spec_for(preset: Preset | str) -> LevelSpec:
+    """The finder for a muscle preset (``l3``) or a level preset (``l3_level``)."""
+    name = preset if isinstance(preset, str) else preset.name
+    if name in LEVEL_SPECS:
+        return LEVEL_SPECS[name]
+    for spec in LEVEL_SPECS.values():
+        if name in spec.muscle_presets:
+            return spec
+    get_preset(name)  # an unknown name gets the list of valid presets
+    raise InputError(f"preset {name!r} has no level finder (finders exist for "
+                     f"{', '.join(p for s in LEVEL_SPECS.values() for p in s.muscle_presets)})", field="--preset")
+
+
+def check_protocol(spec: LevelSpec, protocol: str | None) -> str:
+    """The protocol to report as the primary level (default: the spec's)."""
+    protocol = protocol or spec.default_protocol
+    if protocol not in spec.protocols:
+        raise InputError(f"unknown protocol {protocol!r} for {spec.level_preset}; choose from "
+                         f"{', '.join(spec.protocols)}", field="--protocol")
+    return protocol

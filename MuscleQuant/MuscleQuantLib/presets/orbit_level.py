@@ -1,0 +1,29 @@
+"""Orbit level finder for the temporalis (SPEC 2.1): a 3D ResUNet segments the head between mid-orbit and
+orbital roof (the head above and below are two more classes); the slab's centre is the superior orbital
+quarter (Mi et al.'s level), its lower edge the mid-orbit (their TCGA level)."""
+
+from ._slab import SLAB_AUGMENTATION, cpu_profile, paper_profile, tiny_profile
+from .base import Intensity, LabelSpec, Preset
+
+PRESET = Preset(
+    name="orbit_level",
+    title="Orbit slab, mid-orbit to orbital roof (level finder, MRI)",
+    modality="MR",
+    spatial_dims=3,
+    labels=(LabelSpec(1, "orbit_slab", paired=False), LabelSpec(2, "cranial", paired=False),
+            LabelSpec(3, "caudal", paired=False)),
+    intensity=Intensity("zscore", bias_correction=False),  # z-score is enough to find the orbits; N4 is slow in 3D
+    augmentation=SLAB_AUGMENTATION,
+    profiles={
+        "paper": paper_profile(),
+        "cpu": cpu_profile((5.0, 5.0, 2.0), (64, 32, 32),
+                           "residual UNet at 5 mm in-plane / 2 mm slices; globes stay about 5 voxels wide"),
+        "tiny": tiny_profile((6.0, 6.0, 3.0), (48, 24, 24)),
+    },
+    hu_range=None,
+    target_level="superior_orbital_quarter",
+    phantom_anatomy="temporalis",
+    citation="Mi E. et al., Br J Cancer 2022 (levels: superior orbital quarter, mid-orbit)",
+    label_source="zones:mid_orbit:orbital_roof:cranial",  # out-of-view head slabs lie above the orbits
+    role="level",
+)
