@@ -124,11 +124,11 @@ class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
     def onPoll(self):
         from MuscleQuantLib.slicer_bridge.process import EngineError
 
-        for event in self.process.poll():
-            if event.fraction is not None:
-                self.ui.progressBar.value = int(100 * event.fraction)
-            if event.message and event.stage != "log":
-                self.ui.statusLabel.text = event.message
+        percent, message = self.process.poll_status()
+        if percent is not None:
+            self.ui.progressBar.value = percent
+        if message:
+            self.ui.statusLabel.text = message
         if not self.process.finished():
             return
         self.timer.stop()

@@ -159,3 +159,18 @@ def test_casestore_refuses_anonymous_approval(tmp_path):
     with pytest.raises(InputError, match="approver"):
         CaseStore(tmp_path).approve(approval)
     assert CaseStore(tmp_path).versions("c") == []
+
+
+def test_poll_status_reports_latest_percent_and_message():
+    """What the widgets' timer shows: the last fraction as percent and the last real message."""
+    script = ("import json\n"
+              "print(json.dumps({'stage': 'train', 'fraction': 0.25, 'message': 'epoch 1'}))\n"
+              "print('C++ library noise')\n"
+              "print(json.dumps({'stage': 'train', 'fraction': 0.5, 'message': 'epoch 2'}))\n")
+    process = EngineProcess([sys.executable, "-c", script]).start()
+    deadline = time.monotonic() + 60
+    while not process.finished() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll_status() == (50, "epoch 2")
+    assert process.poll_status() == (None, None)  # nothing new
+    assert "C++ library noise" in process.log

@@ -165,6 +165,17 @@ class EngineProcess:
             events.append(event)
         return events
 
+    def poll_status(self) -> tuple[int | None, str | None]:
+        """Drain new events into what a progress bar and a status line show: (percent, message),
+        each None when nothing new arrived — so widgets only copy two values."""
+        percent = message = None
+        for event in self.poll():
+            if event.fraction is not None:
+                percent = int(round(100 * event.fraction))
+            if event.message and event.stage != "log":
+                message = event.message
+        return percent, message
+
     def outcome(self) -> Any:
         """The result after a finished run; raises EngineError with the engine's own message otherwise."""
         self.poll()
