@@ -19,7 +19,7 @@ from MuscleQuantLib.progress import Progress
 
 # Targets (held-out phantoms): L3 total muscle, C3 muscle, temporalis, thigh mean over muscles.
 TARGETS = {"l3": ("all_muscle", 0.90), "c3": ("all_muscle", 0.90), "temporalis": ("temporalis", 0.85),
-           "thigh": ("mean_label", 0.75)}
+           "thigh": ("mean_muscle", 0.75)}
 
 
 def main() -> None:
@@ -43,7 +43,13 @@ def main() -> None:
         result["wall_seconds"] = round(time.monotonic() - started, 1)
         results.append(result)
         key, target = TARGETS[name]
-        value = result["held_out_mean_label_dice"] if key == "mean_label" else result["held_out_dice"].get(key)
+        if key == "mean_muscle":  # the thigh target is over the 27 muscles, not femur and iliac bone
+            from MuscleQuantLib.presets.thigh import MUSCLES
+
+            scores = [result["held_out_dice"][m] for m in MUSCLES if result["held_out_dice"].get(m) is not None]
+            value = round(sum(scores) / len(scores), 4) if scores else None
+        else:
+            value = result["held_out_dice"].get(key)
         verdict = "meets" if value is not None and value >= target else "BELOW"
         print(f"{name:11s} profile={args.profile} train={result['train_seconds']:.0f}s "
               f"(budget {args.minutes:g} min, {result['train_cases']} cases) held-out {key}={value} "

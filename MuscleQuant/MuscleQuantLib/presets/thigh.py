@@ -53,7 +53,7 @@ PRESET = Preset(
             spacing=(3.5, 3.5, 5.0),
             roi=(48, 64, 64),
             training=TrainingRecipe(loss="dice", optimizer="adamw", learning_rate=5e-3, weight_decay=1e-5,
-                                    batch_size=2, max_epochs=60, iterations_per_epoch=10, patches_per_case=2,
+                                    batch_size=2, max_epochs=60, iterations_per_epoch=25, patches_per_case=2,
                                     early_stop_patience=10),
             note="3D U-Net baseline at 3.5×3.5×5 mm so it trains in minutes on CPU",
         ),
