@@ -117,7 +117,8 @@ def test_cohort_commands(tmp_path):
     run = cohort.CohortRun(clinical=tmp_path / "c.csv", measurements=tmp_path / "m.csv", out=tmp_path / "o",
                            endpoint="OS", group="median:smi_cm2_m2", covariates=("smi_cm2_m2", "age"))
     command = cohort.cohort_command("cox", run, python="py")
-    assert command[:5] == ["py", "-m", "MuscleQuantLib", "cohort", "cox"]
+    assert command[0] == "py" and command[1] == "-c" and "MuscleQuantLib.cli" in command[2]
+    assert command[3:5] == ["cohort", "cox"]
     assert command[command.index("--covariates") + 1] == "smi_cm2_m2,age"
     assert command[-2:] == ["--progress", "json"]
     assert "--out" not in cohort.cohort_command("validate", run, python="py")

@@ -1,4 +1,4 @@
-"""``python -m MuscleQuantLib`` is the same as the ``musclequant`` command (used by Slicer's background process)."""
+"""``python -m MuscleQuantLib`` is the same as the ``musclequant`` command."""
 
 import sys
 

@@ -87,9 +87,16 @@ def engine_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+# The engine's entry point with our package folders put on sys.path by the command itself, so it does not
+# depend on whether Slicer's PythonSlicer launcher passes PYTHONPATH through (it is also set, see engine_env).
+_ENTRY = "import sys; sys.path[:0] = {paths!r}; from MuscleQuantLib.cli import main; sys.exit(main())"
+
+
 def musclequant_command(*args: str | Path, python: str | None = None) -> list[str]:
-    """``python -m MuscleQuantLib ARGS --progress json`` (works where no console script is installed)."""
-    return [python or engine_python(), "-m", "MuscleQuantLib", *(str(a) for a in args), "--progress", "json"]
+    """The ``musclequant`` command line for the background process (works where no console script is
+    installed): ``python -c <entry> ARGS --progress json``."""
+    entry = _ENTRY.format(paths=engine_pythonpath())
+    return [python or engine_python(), "-c", entry, *(str(a) for a in args), "--progress", "json"]
 
 
 class EngineProcess:
