@@ -77,7 +77,7 @@ PRESET = Preset(
                                     batch_size=2, max_epochs=8, iterations_per_epoch=15, patches_per_case=1,
                                     early_stop_patience=100),
             note="smoke-test size: trains in seconds, proves the pipeline learns; not for measurement "
-                 "(soft Dice: with 30 classes Dice+CE learned the background first and was 4x slower)",
+                 "(soft Dice: with 30 classes Dice+CE learned the background first: 0.07 vs 0.27 after 160 iterations)",
         ),
     },
     hu_range="alberta",
