@@ -153,8 +153,8 @@ def save_model(members: list[torch.nn.Module], card_fields: dict[str, Any], out_
     names = ["weights.safetensors"] if len(members) == 1 else [f"weights_fold{i}.safetensors"
                                                                for i in range(len(members))]
     # Check the caller's fields first, so a mistake is reported against out_dir before anything is written.
-    placeholders = [{"file": n, "sha256": "0" * 64, "size": 1, "fold": f} for n, f in zip(names, folds, strict=True)]
-    check_card(new_card(card_fields, placeholders, created), out_dir / CARD_FILE)
+    expected_members = [{"file": n, "sha256": "0" * 64, "size": 1, "fold": f} for n, f in zip(names, folds, strict=True)]
+    check_card(new_card(card_fields, expected_members, created), out_dir / CARD_FILE)
     with staging_dir(out_dir) as tmp:
         records = []
         for index, (member, fold, name) in enumerate(zip(members, folds, names, strict=True)):
