@@ -48,14 +48,25 @@ class PhantomCase:
     metadata: dict[str, Any]
 
 
-def _blur_and_noise(raw: RawCase, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, float]]:
-    """Scanner effects: partial volume (blur), then noise; MR also gets a smooth bias field."""
+@dataclass(frozen=True)
+class CTScanner:
+    """A fixed CT scanner (blur and noise), for cohorts whose sites differ in image quality."""
+
+    noise_sd_hu: float
+    blur_mm: float
+
+
+def _blur_and_noise(raw: RawCase, rng: np.random.Generator,
+                    scanner: CTScanner | None = None) -> tuple[np.ndarray, dict[str, float]]:
+    """Scanner effects: partial volume (blur), then noise; MR also gets a smooth bias field.
+
+    Without ``scanner`` blur and noise are drawn per case (every scanner differs)."""
     sx, sy, sz = raw.spacing
-    blur_mm = float(rng.uniform(0.6, 1.4))
+    blur_mm = float(rng.uniform(0.6, 1.4)) if scanner is None else scanner.blur_mm
     sigma = (blur_mm / sz * 0.5, blur_mm / sy, blur_mm / sx)  # slices are thicker: less z blur in voxels
     image = ndimage.gaussian_filter(raw.image.astype(np.float32), sigma)
     if raw.modality == "CT":
-        noise_sd = float(rng.uniform(6.0, 22.0))
+        noise_sd = float(rng.uniform(6.0, 22.0)) if scanner is None else scanner.noise_sd_hu
         image = image + rng.normal(0.0, noise_sd, image.shape).astype(np.float32)
         image = np.clip(np.rint(image), -1024, 3071).astype(np.int16)
         return image, {"noise_sd_hu": noise_sd, "blur_mm": blur_mm}
@@ -117,9 +128,9 @@ def _oriented(arrays: list[np.ndarray], spacing: tuple[float, float, float], ori
 
 
 def finalize(raw: RawCase, case_id: str, anatomy: str, subject: Subject, rng: np.random.Generator,
-             orientation: str | None = None) -> PhantomCase:
+             orientation: str | None = None, ct_scanner: CTScanner | None = None) -> PhantomCase:
     """Add scanner effects and a storage orientation; translate levels to the stored grid."""
-    image_array, scanner = _blur_and_noise(raw, rng)
+    image_array, scanner = _blur_and_noise(raw, rng, ct_scanner)
     if orientation is None:
         orientation = str(rng.choice(ORIENTATIONS, p=ORIENTATION_WEIGHTS))
     extra_names = sorted(raw.extra_labels)

@@ -27,6 +27,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--cohort", type=int, metavar="N", help="also write a clinical table for N patients whose "
                         "survival depends on the muscle index with a known hazard ratio (cases forced in view)")
+    parser.add_argument("--texture-cohort", type=int, metavar="N",
+                        help="radiomics cohort: N L3 slices from two sites (train/internal from site A, external "
+                        "from site B) whose muscle texture carries part of the hazard; writes features-ready cases, "
+                        "clinical.csv with site and split, measurements.csv")
+    parser.add_argument("--texture-hr", type=float, default=2.0,
+                        help="with --texture-cohort: hazard ratio per SD of the latent myosteatosis score "
+                        "(default 2.0; 1 = no texture signal, the negative control)")
     parser.add_argument("--no-images", action="store_true", help="with --cohort: tables only (fast; index = true SMI)")
     parser.add_argument("--in-view", choices=("random", "always", "never"), default="random",
                         help="whether the target level lies in the field of view (default: random, ~85%% in view)")
@@ -42,7 +49,16 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError("must be at least 1", field="--cohort")
     if args.n is not None and args.n < 1:
         raise InputError("must be at least 1", field="--n")
-    if not args.no_images and args.anatomy is None:
+    if args.texture_cohort is not None:
+        if args.texture_cohort < 20:
+            raise InputError("must be at least 20 (train, internal and external sets)", field="--texture-cohort")
+        if args.cohort is not None or args.no_images:
+            raise InputError("give either --texture-cohort or --cohort, not both", field="--texture-cohort")
+        if args.anatomy not in (None, "l3"):
+            raise InputError("the texture cohort is L3 only", field="--anatomy")
+        if not args.texture_hr > 0:
+            raise InputError("must be a positive hazard ratio", field="--texture-hr")
+    elif not args.no_images and args.anatomy is None:
         raise InputError("required (unless --cohort N --no-images)", field="--anatomy")
     if args.no_images and args.cohort is None:
         raise InputError("only makes sense with --cohort N", field="--no-images")
@@ -56,6 +72,11 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     _check_args(args)
+    if args.texture_cohort is not None:
+        from .texture_cohort import TextureTruth, generate_texture_cohort
+
+        return generate_texture_cohort(args.texture_cohort, args.seed, args.out, TextureTruth(args.texture_hr),
+                                       args.resolution, progress)
     if args.no_images:
         truth = CohortTruth()
         clinical, measurements = simulate_cohort_table(args.cohort, args.seed, truth)

@@ -60,9 +60,13 @@ def _weibull_times(rng: np.random.Generator, linear_predictor: np.ndarray, media
 
 
 def simulate_survival(rng: np.random.Generator, index: np.ndarray, age: np.ndarray, male: np.ndarray,
-                      truth: CohortTruth = CohortTruth()) -> pd.DataFrame:
-    """OS and PFS (months, event 0/1) for each patient under the stated truth."""
+                      truth: CohortTruth = CohortTruth(), extra_lp: np.ndarray | None = None) -> pd.DataFrame:
+    """OS and PFS (months, event 0/1) for each patient under the stated truth.
+
+    ``extra_lp`` adds a further log-hazard term to both endpoints (e.g. a muscle texture signal)."""
     common = np.log(truth.hr_age_per_year) * (age - 60.0) + np.log(truth.hr_male) * male
+    if extra_lp is not None:
+        common = common + np.asarray(extra_lp, dtype=float)
     lp_os = truth.os_beta_index * (index - truth.index_center) + common
     lp_pfs = truth.pfs_beta_index * (index - truth.index_center) + common
     death = _weibull_times(rng, lp_os, truth.os_median_months_reference, truth.weibull_shape)
@@ -80,7 +84,7 @@ def simulate_survival(rng: np.random.Generator, index: np.ndarray, age: np.ndarr
 
 
 def clinical_table(patient_ids: list[str], subjects: list[Subject], index: np.ndarray, rng: np.random.Generator,
-                   truth: CohortTruth = CohortTruth()) -> pd.DataFrame:
+                   truth: CohortTruth = CohortTruth(), extra_lp: np.ndarray | None = None) -> pd.DataFrame:
     """The clinical table of a cohort: demographics plus survival simulated from ``index``."""
     age = np.array([s.age for s in subjects])
     male = np.array([1.0 if s.sex == "M" else 0.0 for s in subjects])
@@ -91,7 +95,7 @@ def clinical_table(patient_ids: list[str], subjects: list[Subject], index: np.nd
         "height_m": [s.height_m for s in subjects],
         "weight_kg": [s.weight_kg for s in subjects],
     })
-    survival = simulate_survival(rng, np.asarray(index, dtype=float), age, male, truth)
+    survival = simulate_survival(rng, np.asarray(index, dtype=float), age, male, truth, extra_lp)
     return pd.concat([table, survival], axis=1)[list(CLINICAL_COLUMNS)]
 
 
