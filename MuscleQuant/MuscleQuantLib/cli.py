@@ -37,8 +37,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "find-level": ("MuscleQuantLib.levels.cli", "find a preset's measurement level (slice, mm, confidence) in an image"),
     "evaluate-levels": ("MuscleQuantLib.levels.cli", "score a level finder against phantom metadata (error in mm, out-of-view detection)"),
     "quantify": ("MuscleQuantLib.quantify.cli", "measure muscle CSA, attenuation, IMAT, volumes, indices and sarcopenia for one case"),
+    "radiomics": ("MuscleQuantLib.features.cli", "radiomic features (PyRadiomics) of muscle and psoas, one CSV row per case"),
     "models": ("MuscleQuantLib.models.cli", "list, download, import and verify segmentation models"),
-    "cohort": ("MuscleQuantSurvivalLib.cli", "cohort survival analysis: validate, km, cox, definitions, stats, report"),
+    "cohort": ("MuscleQuantSurvivalLib.cli", "cohort survival analysis: validate, km, cox, definitions, stats, deepsurv, report"),
     "demo": ("MuscleQuantLib.demo", "end-to-end demo on phantoms: train, segment, evaluate, quantify, report"),
 }
 

@@ -1,0 +1,1 @@
+"""Radiomic features of segmented muscle (PyRadiomics), one row per case, settings recorded."""
