@@ -301,7 +301,10 @@ class MuscleQuantLogic(ScriptedLoadableModuleLogic):
         if plan.pip:
             constraints = Path(tempfile.mkdtemp(prefix="musclequant-pip-")) / "constraints.txt"
             constraints.write_text(install.constraints_text(), encoding="utf-8")
-            slicer.util.pip_install(install.pip_arguments(plan, constraints))
+            if plan.pip:
+                slicer.util.pip_install(install.pip_arguments(plan, constraints))
+            for arguments in install.source_build_arguments(plan, constraints):
+                slicer.util.pip_install(arguments)
         return not install.plan().needed
 
     def resultsTable(self):

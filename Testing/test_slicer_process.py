@@ -93,7 +93,7 @@ def test_install_plan_never_touches_slicer_packages(tmp_path):
 
     plan = install.plan(version_of)
     assert plan.torch == install.TORCH_REQUIREMENT  # 2.3 is too old: PyTorchUtils installs it
-    assert plan.pip == ["lifelines>=0.30,<0.31", "einops>=0.7,<1"]
+    assert plan.pip == ["lifelines>=0.30,<0.31", "einops>=0.7,<1", "scikit-learn>=1.5,<2", "scikit-survival>=0.28,<0.29"]
     assert not any(p.lower().startswith(("numpy", "simpleitk")) for p in plan.pip)
     assert install.constraints_text(version_of) == "numpy==1.26.4\nSimpleITK==2.4.0\n"
     args = install.pip_arguments(plan, tmp_path / "constraints.txt")
@@ -108,9 +108,27 @@ def test_requirements_match_pyproject():
 
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = {d.split(">")[0].split("<")[0].split("=")[0].strip(): d for d in project["dependencies"]}
-    assert set(declared) - {"torch", *install.SLICER_OWNED} == set(install.REQUIREMENTS)
-    for name, spec in install.REQUIREMENTS.items():
+    assert set(declared) - {"torch", *install.SLICER_OWNED} == set(install.REQUIREMENTS) | set(install.SOURCE_BUILDS)
+    for name, spec in {**install.REQUIREMENTS, **install.SOURCE_BUILDS}.items():
         assert declared[name] == f"{name}{spec}"
+
+
+def test_source_builds_come_after_their_build_tools(tmp_path):
+    versions = {"torch": "2.13.0", "numpy": "2.4.6", "SimpleITK": "2.5.7",
+                **{name: spec.lstrip(">=").split(",")[0] for name, spec in install.REQUIREMENTS.items()}}
+
+    def version_of(name: str) -> str:
+        if name not in versions:
+            raise install.metadata.PackageNotFoundError(name)
+        return versions[name]
+
+    plan = install.plan(version_of)
+    assert plan.pip == [] and plan.source_builds == ["pyradiomics==3.0.1"] and plan.needed
+    assert "built from source" in plan.describe()
+    first, second = install.source_build_arguments(plan, tmp_path / "c.txt")
+    assert first[0] == "versioneer" and second[:2] == ["--no-build-isolation", "pyradiomics==3.0.1"]
+    versions["pyradiomics"] = "3.0.1"
+    assert not install.plan(version_of).needed
 
 
 def test_cohort_commands(tmp_path):

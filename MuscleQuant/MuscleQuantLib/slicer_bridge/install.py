@@ -26,7 +26,13 @@ REQUIREMENTS: dict[str, str] = {
     "openpyxl": ">=3.1,<4",
     "jsonschema": ">=4.20,<5",
     "einops": ">=0.7,<1",
+    "scikit-learn": ">=1.5,<2",
+    "scikit-survival": ">=0.28,<0.29",
 }
+# Built from source against the installed numpy: PyRadiomics 3.0.1 ships no wheel for current Pythons
+# and its build needs numpy and versioneer present (pip install --no-build-isolation).
+SOURCE_BUILDS: dict[str, str] = {"pyradiomics": "==3.0.1"}
+BUILD_TOOLS = ("versioneer",)
 TORCH_REQUIREMENT = ">=2.4"
 SLICER_OWNED = ("numpy", "SimpleITK")  # shipped by Slicer; replacing them breaks Slicer itself
 _VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?")
@@ -57,11 +63,12 @@ class InstallPlan:
 
     torch: str | None = None  # a version requirement when torch must be installed (PyTorchUtils)
     pip: list[str] = field(default_factory=list)  # "name>=a,<b" requirement strings
+    source_builds: list[str] = field(default_factory=list)  # built with --no-build-isolation after BUILD_TOOLS
     slicer_owned_problems: list[str] = field(default_factory=list)  # reported, never fixed by pip
 
     @property
     def needed(self) -> bool:
-        return bool(self.torch or self.pip)
+        return bool(self.torch or self.pip or self.source_builds)
 
     def describe(self) -> str:
         """The text of the confirmation dialog."""
@@ -69,6 +76,7 @@ class InstallPlan:
         if self.torch:
             lines.append(f"PyTorch {self.torch} (installed by the PyTorch extension for this computer's GPU/CPU)")
         lines += [f"{requirement} (from PyPI)" for requirement in self.pip]
+        lines += [f"{requirement} (built from source, needs a C compiler)" for requirement in self.source_builds]
         text = "MuscleQuant needs these Python packages:\n  " + "\n  ".join(lines) if lines else "Nothing to install."
         if self.slicer_owned_problems:
             text += "\n\nNot installed (they belong to Slicer):\n  " + "\n  ".join(self.slicer_owned_problems)
@@ -90,6 +98,13 @@ def plan(version_of: Callable[[str], str] = metadata.version) -> InstallPlan:
         except metadata.PackageNotFoundError:
             pass
         result.pip.append(f"{name}{spec}")
+    for name, spec in SOURCE_BUILDS.items():
+        try:
+            if satisfies(version_of(name), spec):
+                continue
+        except metadata.PackageNotFoundError:
+            pass
+        result.source_builds.append(f"{name}{spec}")
     for name in SLICER_OWNED:
         try:
             version_of(name)
@@ -116,3 +131,11 @@ def pip_arguments(install: InstallPlan, constraints_file: str | Path) -> list[st
         if name.lower() in (n.lower() for n in SLICER_OWNED):
             raise ValueError(f"refusing to install Slicer's own {name} from PyPI")
     return [*install.pip, "--constraint", str(constraints_file)]
+
+
+def source_build_arguments(install: InstallPlan, constraints_file: str | Path) -> list[list[str]]:
+    """The pip calls for source builds: the build tools first, then each package without build isolation."""
+    if not install.source_builds:
+        return []
+    return [[*BUILD_TOOLS, "--constraint", str(constraints_file)],
+            ["--no-build-isolation", *install.source_builds, "--constraint", str(constraints_file)]]
