@@ -96,6 +96,20 @@ def _load(args: argparse.Namespace, numeric: tuple[str, ...] = ()):
     return load_cohort(args.clinical, args.measurements, _columns(args, numeric), args.sheet)
 
 
+# Muscle indices in order of preference when the user names no --measure (a quantify table has many columns).
+PREFERRED_MEASURES = ("smi_cm2_m2", "l3_smi_from_c3_cm2_m2", "psoas_index_cm2_m2", "csa_total_cm2", "tmt_mm")
+
+
+def default_measure(cohort) -> str | None:
+    """The index to analyse: a preferred muscle index if present, else the first numeric measurement."""
+    columns = cohort.measurement_columns
+    for name in PREFERRED_MEASURES:
+        if name in columns:
+            return name
+    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(cohort.data[c])]
+    return numeric[0] if numeric else None
+
+
 def _print(progress: Progress, text: str) -> None:
     """Human-readable results go to stdout unless stdout carries the JSON protocol."""
     if progress.mode != "json":
@@ -256,19 +270,33 @@ def _report(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             raise InputError("give the clinical table, or --config run.json from an earlier report")
         columns = _columns(args)
         cohort = load_cohort(args.clinical, args.measurements, columns, args.sheet)
-        measure = args.measure or next(iter(cohort.measurement_columns), None)
+        measure = args.measure or default_measure(cohort)
         endpoint_columns = {"endpoints": [vars(e) for e in columns.endpoints]} if columns.endpoints else {}
         config = default_config(str(args.clinical.resolve()), str(args.measurements.resolve()) if args.measurements else None,
                                 measure, set(cohort.data.columns), [e.name for e in cohort.endpoints],
                                 sex_column=args.sex_column, title=args.title, exclude_invalid=args.exclude_invalid,
                                 columns={"id": args.id_column, "sex": args.sex_column, **endpoint_columns},
                                 n_bootstrap=args.bootstrap, seed=args.seed)
+        if args.features:
+            config.deepsurv = {"features": str(args.features.resolve()), "split_column": args.split_column}
         if args.agreement:
             config.agreement = [dict(zip(("automated", "manual"), a.split(":", 1), strict=True)) for a in args.agreement]
     result = build_report(config, args.out, progress)
     for failure in result["failed_analyses"]:
         print(f"musclequant cohort report: not done: {failure}", file=sys.stderr)
     _print(progress, f"report: {result['report']}\nconfiguration: {result['config']}")
+    return result
+
+
+def _deepsurv(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    from .deepsurv import cli as deepsurv_cli
+
+    result = deepsurv_cli.run(args, progress, _load(args))
+    for name, row in result["comparison"].items():
+        _print(progress, f"{name}: DeepSurv C-index {row['deepsurv_c_index']:.3f}; best definition "
+               f"{row['best_definition'] or 'n/a'} {row['best_definition_c_index']:.3f}")
+    for note in result["notes"]:
+        _note(progress, note)
     return result
 
 
@@ -320,7 +348,14 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     report.add_argument("--agreement", action="append", help="AUTOMATED:MANUAL columns for Bland–Altman and ICC")
     report.add_argument("--title", default="MuscleQuant cohort report", help="report title")
     report.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for C-index CIs")
-    for name, p, handler in (("validate", validate, _validate), ("km", km, _km), ("cox", cox, _cox),
+    report.add_argument("--features", type=Path, help="radiomics feature table: adds the DeepSurv section")
+    report.add_argument("--split-column", default="split", help="with --features: train/internal/external column")
+    deepsurv = analysis("deepsurv", "radiomics survival: autoencoder + DeepSurv on feature tables, evaluated per "
+                        "train/internal/external set against the sarcopenia definitions")
+    from .deepsurv.cli import add_arguments as add_deepsurv_arguments
+
+    add_deepsurv_arguments(deepsurv)
+    for name, p, handler in (("deepsurv", deepsurv, _deepsurv), ("validate", validate, _validate), ("km", km, _km), ("cox", cox, _cox),
                              ("definitions", definitions, _definitions), ("stats", stats, _stats),
                              ("report", report, _report)):
         p.set_defaults(_cohort_handler=handler)
@@ -333,7 +368,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> Any:
 
 COMMAND = Command(
     name="cohort",
-    help="cohort survival analysis: validate, km, cox, definitions, stats, report",
+    help="cohort survival analysis: validate, km, cox, definitions, stats, deepsurv, report",
     add_arguments=_add_arguments,
     run=_run,
     description="Validate cohort tables and run the survival analyses of SPEC 5 (Kaplan–Meier, log-rank, Cox, "

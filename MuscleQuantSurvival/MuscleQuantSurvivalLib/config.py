@@ -38,6 +38,7 @@ class RunConfig:
     correlations: list[dict[str, Any]] = field(default_factory=list)  # {x, y, method}
     t_tests: list[dict[str, Any]] = field(default_factory=list)  # {value, by}
     agreement: list[dict[str, Any]] = field(default_factory=list)  # {automated, manual}
+    deepsurv: dict[str, Any] | None = None  # {features, split_column, endpoint, definitions, code_size}
     n_bootstrap: int = 200
     seed: int = 0
     version: int = CONFIG_VERSION
@@ -75,6 +76,10 @@ class RunConfig:
             config.clinical = str((base / config.clinical).resolve())
             if config.measurements:
                 config.measurements = str((base / config.measurements).resolve())
+            if config.deepsurv and config.deepsurv.get("features"):
+                config.deepsurv["features"] = str((base / config.deepsurv["features"]).resolve())
+        if config.deepsurv is not None and not (isinstance(config.deepsurv, dict) and config.deepsurv.get("features")):
+            raise InputError("configuration 'deepsurv' needs 'features' (the radiomics feature table)")
         config.grouping_specs()  # validate early, with the field named
         config.cox_specs()
         config.cohort_columns()

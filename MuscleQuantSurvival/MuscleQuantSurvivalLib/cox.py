@@ -133,7 +133,7 @@ def _translate_warning(text: str, labels: dict[str, str]) -> str:
     return " ".join(text.split())[:300]
 
 
-def _bootstrap_concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray, n_bootstrap: int,
+def bootstrap_concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray, n_bootstrap: int,
                            seed: int, alpha: float) -> tuple[float, float]:
     """Percentile CI of Harrell's C of the fitted risk score over bootstrap resamples of the patients."""
     if n_bootstrap <= 0:
@@ -243,7 +243,7 @@ def fit_cox(frame: pd.DataFrame, time: str, event: str, covariates: Sequence[str
     if ph_note:
         messages.append(ph_note)
     risk = fitter.predict_partial_hazard(data).to_numpy(dtype=float)
-    c_ci = _bootstrap_concordance(data[time].to_numpy(), data[event].to_numpy(), risk, n_bootstrap, seed, alpha)
+    c_ci = bootstrap_concordance(data[time].to_numpy(), data[event].to_numpy(), risk, n_bootstrap, seed, alpha)
     return CoxResult(title=title, time=time, event=event, table=table, n=len(data), events=n_events,
                      n_parameters=n_parameters, epv=epv, concordance=float(fitter.concordance_index_),
                      concordance_ci=c_ci, ph_test=ph_table, ph_violations=violators, messages=messages,

@@ -276,6 +276,11 @@ def build_report(config: RunConfig, out: str | Path, progress: Progress = NULL_P
     steps = [("data summary", builder.data_summary), ("Kaplan–Meier", builder.km_sections),
              ("Cox models", builder.cox_sections), ("definitions", builder.definitions_section),
              ("correlation and agreement", builder.statistics_sections)]
+    if config.deepsurv:
+        from .deepsurv.report_section import add_deepsurv_section
+
+        steps.append(("radiomics deep survival",
+                      lambda c: add_deepsurv_section(builder, c, Section, _table_html, _p)))
     for number, (label, step) in enumerate(steps):
         progress.update("report", number / len(steps), label)
         step(cohort)

@@ -1,0 +1,1 @@
+"""Radiomics deep survival (the HCC paper's pipeline): features → autoencoder → DeepSurv → evaluation."""
