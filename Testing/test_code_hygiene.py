@@ -33,3 +33,13 @@ def _text_io_without_encoding(path: Path) -> list[str]:
 def test_text_io_names_its_encoding():
     problems = [p for path in SOURCES for p in _text_io_without_encoding(path)]
     assert not problems, "add encoding='utf-8':\n" + "\n".join(problems)
+
+
+def test_long_inline_label_names_are_not_taken_for_a_file():
+    """58 inline names exceed the OS file-name limit; that must read as names, not crash (it did)."""
+    from MuscleQuantLib.evaluation.cases import parse_label_names as evaluation_names
+    from MuscleQuantLib.quantify.cli import parse_label_names as quantify_names
+
+    text = ",".join(f"{i}=a_rather_long_muscle_name_{i}_left" for i in range(1, 59))
+    assert quantify_names(text)[58] == "a_rather_long_muscle_name_58_left"
+    assert evaluation_names(text)[1] == "a_rather_long_muscle_name_1_left"

@@ -59,3 +59,11 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def names_existing_path(path: Path) -> bool:
+    """Whether ``path`` exists; a string too long to be a file name (inline values) simply does not."""
+    try:
+        return path.exists()
+    except OSError:
+        return False

@@ -17,6 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
+from ..fileio import names_existing_path
 from ..imageio import image_suffix, read_image, require_same_grid
 from .cohort import CaseResult
 from .metrics import ALL_LABELS_NAME, array_spacing, evaluate_label_maps, present_labels
@@ -76,7 +77,7 @@ def parse_label_names(text: str) -> dict[int, str]:
     or the engine's ``{"labels": [{value, name}, ...]}`` (the same forms as ``quantify``, plus the
     engine's)."""
     path = Path(text)
-    if path.suffix.lower() == ".json" or path.exists():
+    if path.suffix.lower() == ".json" or names_existing_path(path):
         data: Any = _read_json(path, "label names")
         data = data.get("label_names", data) if isinstance(data, dict) else data
         if isinstance(data, dict) and isinstance(data.get("labels"), list):

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..command import Command
 from ..errors import InputError
-from ..fileio import write_json
+from ..fileio import names_existing_path, write_json
 from ..imageio import image_suffix
 from ..progress import Progress
 from .engine import QuantifyOptions, quantify_files
@@ -71,7 +71,7 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 def parse_label_names(text: str) -> dict[int, str]:
     """Label names from a JSON file or inline 'value=name' pairs."""
     path = Path(text)
-    if path.suffix.lower() == ".json" or path.exists():
+    if path.suffix.lower() == ".json" or names_existing_path(path):
         data = _read_json(path, "label names")
         data = data.get("label_names", data)
     else:
