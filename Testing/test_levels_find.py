@@ -79,8 +79,8 @@ def test_implausible_profiles_are_not_found(start, stop, reason):
 
 def test_weak_or_split_slab_has_low_confidence_and_is_not_found():
     prob = np.zeros(80)
-    prob[10:19], prob[50:59] = 0.55, 0.55  # two equally likely candidates at barely 0.5
-    result = read_profile(L3, "L3", prob, prob, 3.0)
+    prob[10:21], prob[50:61] = 0.55, 0.55  # two equally likely 33 mm sections at barely 0.5
+    result = read_profile(LEVEL_SPECS["c3_level"], "C3", prob, prob, 3.0)
     assert not result.found and "confidence" in result.reason
 
 
@@ -143,11 +143,18 @@ def test_wrong_model_preset_and_missing_default_model_are_user_errors(tmp_path, 
         find_level("c3", band_image(20, 30), device="cpu")
 
 
+def zone_preset():
+    """A three-class L3 zone finder (the design the C3 and orbit finders use; L3 now has a ladder)."""
+    from dataclasses import replace
+
+    return replace(get_preset("c3_level"), label_source="zones:L3:L3")
+
+
 def test_zone_training_labels_follow_the_metadata_levels():
     """Slab 1 between the level's first and last stored slice; body cranial 2, caudal 3 — in stored
     index terms, whichever way the file runs."""
     meta = {"levels": {"L3": {"first_slice": 20, "last_slice": 30, "center_slice": 25.0}}, "landmarks": {}}
-    preset = get_preset("l3_level")
+    preset = zone_preset()
     for orientation, cranial in (("LPS", slice(31, None)), ("feet_first", slice(0, 20))):
         image = band_image(0, -1, orientation=orientation)
         labels = sitk.GetArrayFromImage(slab_labels(image, meta, preset))
@@ -162,7 +169,7 @@ def test_zone_training_labels_follow_the_metadata_levels():
 def test_out_of_view_scans_are_labelled_cranial_or_caudal_from_the_vertebrae_they_show(seen, value):
     meta = {"levels": {name: {"first_slice": 0, "last_slice": 5, "center_slice": 2.5} for name in seen}}
     image = band_image(0, -1)
-    labels = sitk.GetArrayFromImage(slab_labels(image, meta, get_preset("l3_level")))
+    labels = sitk.GetArrayFromImage(slab_labels(image, meta, zone_preset()))
     body = sitk.GetArrayFromImage(image) > -500
     assert (labels[body] == value).all()
     head = slab_labels(image, {"levels": {}, "landmarks": {}}, get_preset("orbit_level"))

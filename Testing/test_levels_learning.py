@@ -1,6 +1,7 @@
-"""Tiny slab finders trained for seconds on a few phantoms learn where the level is (error well below
-chance, i.e. below answering the scan's middle slice), the real CT gets a level with its confidence or a
-clean "not found" on its true geometry, and ``evaluate-levels`` reports it all.
+"""Tiny slab finders (C3) and vertebra ladders (L3) trained for seconds on a few phantoms learn where the
+level is (error well below chance, i.e. below answering the scan's middle slice), the real CT gets a
+level with its confidence or a clean "not found" on its true geometry, and ``evaluate-levels`` reports
+it all.
 
 A seconds-long model is too weak for the finder's plausibility gate to pass every case, so learning is
 measured on the network's slab profile itself (the peak of its z-profile); the gate has its own tests
@@ -67,8 +68,9 @@ def c3_finder(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def l3_finder(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("l3_finder")
-    model = _finder(root, "l3", "l3_level", 4, 10)
-    return {"model": model, "outside": _phantoms(root / "outside", "l3", 34, 1, False)}
+    model = _finder(root, "l3", "l3_level", 6, 30)  # a vertebra ladder: about 30 s on one thread
+    return {"model": model, "outside": _phantoms(root / "outside", "l3", 34, 1, False),
+            "held": _phantoms(root / "held", "l3", 33, 4, True)}
 
 
 def _profile_peak(model, image: sitk.Image, level_preset: str) -> float:
@@ -90,6 +92,28 @@ def test_tiny_c3_finder_learns_where_the_level_is(c3_finder):
         truth = true_slice(spec, "C3", metadata)
         mm = metadata["spacing_mm"][2]
         errors.append(abs(_profile_peak(model, image, "c3_level") - truth) * mm)
+        chance.append(abs((image.GetSize()[2] - 1) / 2 - truth) * mm)
+    assert np.median(errors) < 0.4 * np.median(chance), (errors, chance)
+    assert np.mean(errors) < 0.5 * np.mean(chance), (errors, chance)
+
+
+def test_tiny_l3_ladder_learns_where_l3_is(l3_finder, monkeypatch):
+    """The whole ladder finder (count along the scan, then read L3's body), its confidence gate off: a
+    seconds-long model's confidence is not the point here, where it puts L3 is."""
+    from dataclasses import replace
+
+    from MuscleQuantLib.levels.specs import LEVEL_SPECS
+
+    monkeypatch.setitem(LEVEL_SPECS, "l3_level", replace(LEVEL_SPECS["l3_level"], min_confidence=0.0))
+    model = load_model(l3_finder["model"])
+    spec = spec_for("l3")
+    errors, chance = [], []
+    for _, path, metadata in evaluation_cases(l3_finder["held"]):
+        image = read_image(path)
+        result = F.find_level("l3", image, path, model=model, device="cpu")
+        assert result.found and result.method.startswith("vertebra-ladder"), result.reason
+        truth, mm = true_slice(spec, "L3", metadata), metadata["spacing_mm"][2]
+        errors.append(abs(result.slice_fraction - truth) * mm)
         chance.append(abs((image.GetSize()[2] - 1) / 2 - truth) * mm)
     assert np.median(errors) < 0.4 * np.median(chance), (errors, chance)
     assert np.mean(errors) < 0.5 * np.mean(chance), (errors, chance)

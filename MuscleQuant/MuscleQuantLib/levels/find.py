@@ -5,6 +5,10 @@ roof). The slab's z-profile — the share of each slice's body the model labels 
 and centre with sub-voxel precision; protocol levels are fixed fractions of the slab. A profile with
 no slab, an implausibly thin or thick one, or one cut by the scan's edge is reported as "not found"
 (the level is outside the field of view), never as a guess.
+
+Two refinements share this reading: a ladder model (L3) names every vertebra and the level is counted
+along the whole scan first (:mod:`.ladder`); an anchored finder (orbits) also segments a compact
+structure whose centroid gives one protocol level and whose absence means "not in view" (:mod:`.anchors`).
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from ..pipeline.geometry import slice_position_mm, to_canonical
 from ..pipeline.prepare import PreparedVolume, prepare_volume
 from ..presets import get_preset
 from ..presets.base import Preset, Profile
+from .anchors import Anchor, anchored_edges, find_anchor, protocol_levels
+from .ladder import fit_ladder, is_ladder, ladder_profiles, slice_probabilities
 from .specs import LevelSpec, check_protocol, spec_for
 
 METHOD = "slab-resunet"
+LADDER_METHOD = "vertebra-ladder-resunet"
 
 
 @dataclass
@@ -107,8 +114,15 @@ def find_level(preset: Preset | str, image: sitk.Image, image_path: str | Path |
     prepared = prepare_volume(canonical, level_preset, profile.spacing)
     voted, probabilities = slab_maps(model, prepared, profile.roi, torch_device)
     body = body_mask(prepared.image, level_preset.modality)
-    vote, slab, cranial, caudal = slab_profiles(voted, probabilities, body)
-    result = read_profile(spec, protocol, vote, slab, profile.spacing[2], cranial, caudal)
+    names = [label["name"] for label in card.get("labels", [])][1:] or [label.name for label in level_preset.labels]
+    if is_ladder(names) and probabilities.shape[0] == len(names) + 1:
+        result = read_ladder(spec, protocol, names, probabilities, body, profile.spacing[2])
+    else:
+        vote, slab, cranial, caudal = slab_profiles(voted, probabilities, body)
+        result = read_profile(spec, protocol, vote, slab, profile.spacing[2], cranial, caudal)
+        anchor = find_anchor(spec, names, probabilities, profile.spacing)
+        if anchor is not None:
+            result = apply_anchor(spec, protocol, result, anchor, profile.spacing[2])
     result.model = model_name
     if result.found:
         to_stored = _stored_converter(image, prepared)
@@ -194,8 +208,28 @@ def fit_slab(slab: np.ndarray, caudal: np.ndarray, cranial: np.ndarray) -> tuple
     return float(low_edge), float(max(high_edge, low_edge + 0.5))
 
 
+def read_ladder(spec: LevelSpec, protocol: str, names: list[str], probabilities: np.ndarray, body: np.ndarray,
+                slice_mm: float) -> LevelResult:
+    """A ladder model's answer: fit the vertebra order to the scan, then read the target's body as a slab
+    whose confidence also carries how well the ladder agrees with the network."""
+    per_slice, enough = slice_probabilities(probabilities, body)
+    ladder = fit_ladder(spec, names, per_slice, enough, slice_mm)
+    profiles = ladder_profiles(ladder, protocol, names, per_slice)
+    if profiles is None:
+        return LevelResult(spec.level_preset, protocol, False, round(ladder.agreement * float(
+            per_slice[:, names.index(protocol)].max(initial=0.0)), 3), method=LADDER_METHOD,
+            reason=f"{protocol} not in the field of view (the scan shows {ladder.span()})")
+    vote, slab, cranial, caudal = profiles
+    result = read_profile(spec, protocol, vote, slab, slice_mm, cranial, caudal, evidence=ladder.agreement)
+    result.method = LADDER_METHOD
+    if not result.found:
+        result.reason = f"{result.reason} (the scan shows {ladder.span()})"
+    return result
+
+
 def read_profile(spec: LevelSpec, protocol: str, vote: np.ndarray, prob: np.ndarray, slice_mm: float,
-                 cranial: np.ndarray | None = None, caudal: np.ndarray | None = None) -> LevelResult:
+                 cranial: np.ndarray | None = None, caudal: np.ndarray | None = None,
+                 evidence: float = 1.0) -> LevelResult:
     """Slab edges, plausibility and confidence from the z-profiles (network slices of ``slice_mm``).
 
     The strongest run of slab slices is located first; its edges are then fitted, within two nominal
@@ -216,12 +250,11 @@ def read_profile(spec: LevelSpec, protocol: str, vote: np.ndarray, prob: np.ndar
     low_edge, high_edge = fit_slab(prob[lo:hi], below[lo:hi], above[lo:hi])
     low_edge, high_edge = low_edge + lo, high_edge + lo
     thickness = (high_edge - low_edge) * slice_mm
-    centre = (low_edge + high_edge) / 2
     inside = prob[int(np.ceil(low_edge)):int(np.floor(high_edge)) + 1]
     strength = float(inside.mean()) if inside.size else 0.0
     plausibility = float(np.exp(-0.5 * ((thickness - t_nominal) / (0.35 * t_nominal)) ** 2))
     uniqueness = masses[best] / sum(masses)
-    confidence = round(strength * plausibility * uniqueness, 3)
+    confidence = round(strength * plausibility * uniqueness * evidence, 3)
     base = {"slab_thickness_mm": round(thickness, 2), "confidence": confidence}
     touches_edge = low_edge < 0.5 or high_edge > len(vote) - 1.5
     if thickness < t_min or thickness > t_max:
@@ -234,9 +267,25 @@ def read_profile(spec: LevelSpec, protocol: str, vote: np.ndarray, prob: np.ndar
     if confidence < spec.min_confidence:
         return LevelResult(name, protocol, False, reason=f"confidence {confidence:.2f} below "
                            f"{spec.min_confidence:.2f}", **base)
-    half = thickness / slice_mm / 2
-    levels = {level: {"network_z": centre - half + fraction * 2 * half} for level, fraction in spec.protocols.items()}
-    return LevelResult(name, protocol, True, levels=levels, **base)
+    return LevelResult(name, protocol, True, levels=protocol_levels(spec, low_edge, high_edge), **base)
+
+
+def apply_anchor(spec: LevelSpec, protocol: str, slab: LevelResult, anchor: Anchor, slice_mm: float) -> LevelResult:
+    """An anchored finder's answer: without the structure in view the level is not found, however
+    slab-like the profile; with it, every protocol level comes from the structure (see :mod:`.anchors`)
+    and the slab reading is kept only as the evidence reported when nothing is found."""
+    name = spec.level_preset
+    if not anchor.present:
+        return LevelResult(name, protocol, False, round(slab.confidence * 0.5, 3), slab_thickness_mm=slab.slab_thickness_mm,
+                           reason=f"no pair of {anchor.structure}s in the field of view ({anchor.volume_mm3 / 1000:.1f} "
+                           f"cm³ marked, {spec.anchor_min_mm3 / 1000:.1f} needed as two)")
+    low, high = anchored_edges(spec, anchor, slice_mm)
+    thickness = round((high - low) * slice_mm, 2)
+    if anchor.confidence < spec.min_confidence:
+        return LevelResult(name, protocol, False, anchor.confidence, slab_thickness_mm=thickness,
+                           reason=f"confidence {anchor.confidence:.2f} below {spec.min_confidence:.2f}")
+    return LevelResult(name, protocol, True, anchor.confidence, levels=protocol_levels(spec, low, high),
+                       slab_thickness_mm=thickness, method=f"{METHOD}+{anchor.structure}-anchor")
 
 
 def _card_settings(preset: Preset, card: dict[str, Any]) -> tuple[Preset, Profile]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..errors import InputError
 from ..presets import get_preset
 from ..presets.base import Preset
@@ -24,6 +26,16 @@ class LevelSpec:
     # Below this a slab is "not found", never a guess. Calibrated per finder on validation phantoms (seeds
     # 400/401, neither training nor benchmark data) by ``bench_levels.py --calibrate``.
     min_confidence: float = 0.3
+    # Ladder models (classes named after vertebrae plus "disc"): plausible body height and disc gap in mm.
+    body_mm: tuple[float, float] = (16.0, 40.0)
+    disc_mm: float = 16.0
+    # A protocol level taken from the centroid of a segmented structure instead of the slab edge
+    # (protocol, structure class), and the least volume (mm³) that counts as the structure being in view.
+    anchor: tuple[str, str] | None = None
+    anchor_min_mm3: float = 0.0
+    anchor_component_mm3: tuple[float, float] = (0.0, np.inf)  # plausible volume of one component (one globe)
+    anchor_pair_mm: tuple[float, float, float] = (15.0, 35.0, 90.0)  # pair: max height difference, min/max apart sideways
+    anchor_span: float = 0.0  # the other slab edge lies this many structure radii from the anchor
 
     def nominal_slab_slices(self, slice_mm: float) -> float:
         return self.thickness_mm[1] / slice_mm
@@ -36,13 +48,19 @@ LEVEL_SPECS: dict[str, LevelSpec] = {
     "c3_level": LevelSpec("c3_level", ("c3",), {"C3": 0.5}, "C3", (20.0, 33.0, 45.0),
                           truth={"C3": ("landmark", "C3_reference")}, min_confidence=0.32),
     "l3_level": LevelSpec("l3_level", ("l3",), {"L3": 0.5}, "L3", (12.0, 27.0, 45.0),
-                          truth={"L3": ("level", "L3")}, adjacent=1, min_confidence=0.38),
+                          truth={"L3": ("level", "L3")}, adjacent=1, min_confidence=0.18),
     "orbit_level": LevelSpec("orbit_level", ("temporalis",),
                              {"superior_orbital_quarter": 0.5, "mid_orbit": 0.0, "orbital_roof": 1.0},
                              "superior_orbital_quarter", (6.0, 17.0, 35.0),
                              truth={"superior_orbital_quarter": ("landmark", "superior_orbital_quarter"),
                                     "mid_orbit": ("landmark", "mid_orbit"),
-                                    "orbital_roof": ("landmark", "orbital_roof")}, min_confidence=0.41),
+                                    "orbital_roof": ("landmark", "orbital_roof")}, min_confidence=0.31,
+                             # both globes hold about 14 cm³ (two 12 mm spheres); a third of that is "present".
+                             # The roof lies 1.36–1.40 globe radii above the globe centre in the phantom head
+                             # model (16.8 mm at radius 12 mm; head tilt changes it by < 3 %): an assumption
+                             # real MR data must confirm.
+                             anchor=("mid_orbit", "globe"), anchor_min_mm3=4800.0,
+                             anchor_component_mm3=(1500.0, 14000.0), anchor_span=1.4),
 }
 
 

@@ -1,17 +1,18 @@
 """Orbit level finder for the temporalis (SPEC 2.1): a 3D ResUNet segments the head between mid-orbit and
-orbital roof (the head above and below are two more classes); the slab's centre is the superior orbital
-quarter (Mi et al.'s level), its lower edge the mid-orbit (their TCGA level)."""
+orbital roof (the head above and below are two more classes) and the globes themselves. The globes'
+centroid is the mid-orbit (Mi et al.'s TCGA level) and their absence means "orbits not in view"; the
+slab's upper edge is the orbital roof, and halfway between is the superior orbital quarter (their level)."""
 
 from ._slab import SLAB_AUGMENTATION, cpu_profile, paper_profile, tiny_profile
 from .base import Intensity, LabelSpec, Preset
 
 PRESET = Preset(
     name="orbit_level",
-    title="Orbit slab, mid-orbit to orbital roof (level finder, MRI)",
+    title="Orbit slab, mid-orbit to orbital roof, and globes (level finder, MRI)",
     modality="MR",
     spatial_dims=3,
     labels=(LabelSpec(1, "orbit_slab", paired=False), LabelSpec(2, "cranial", paired=False),
-            LabelSpec(3, "caudal", paired=False)),
+            LabelSpec(3, "caudal", paired=False), LabelSpec(4, "globe", paired=False)),
     intensity=Intensity("zscore", bias_correction=False),  # z-score is enough to find the orbits; N4 is slow in 3D
     augmentation=SLAB_AUGMENTATION,
     profiles={
@@ -24,6 +25,7 @@ PRESET = Preset(
     target_level="superior_orbital_quarter",
     phantom_anatomy="temporalis",
     citation="Mi E. et al., Br J Cancer 2022 (levels: superior orbital quarter, mid-orbit)",
-    label_source="zones:mid_orbit:orbital_roof:cranial",  # out-of-view head slabs lie above the orbits
+    # out-of-view head slabs lie above the orbits; the globes come from the phantom's head_structures map
+    label_source="zones:mid_orbit:orbital_roof:cranial|head_structures=globe",
     role="level",
 )

@@ -23,6 +23,8 @@ from ..pipeline.postprocess import merge_sides
 from ..pipeline.prepare import PreparedSlice, PreparedVolume, prepare_slice, prepare_volume
 from ..presets.base import Preset, Profile
 
+LEVEL_SOURCES = ("slab:", "zones:", "ladder")  # label sources built from metadata, not from a label file
+
 
 @dataclass
 class TrainingCase:
@@ -52,7 +54,8 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
     """All image/label pairs in ``folder`` (see module docstring for the layouts).
 
     ``label_source`` "extra:<name>" trains on a phantom's extra label map instead of its muscle labels;
-    "slab:…"/"zones:…" build a level finder's labels from the case metadata (see :func:`slab_labels`).
+    "slab:…"/"zones:…" build a level finder's labels from the case metadata (see :func:`slab_labels`);
+    "ladder" relabels the phantom's "vertebrae" map (see :func:`ladder_labels`).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -60,7 +63,8 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
     dataset_file = folder / "dataset.json"
     if dataset_file.exists():
         entries = json.loads(dataset_file.read_text(encoding="utf-8"))["cases"]
-        key = "image" if label_source.startswith(("slab:", "zones:")) else label_source.removeprefix("extra:")
+        key = ("vertebrae" if label_source == "ladder" else "image" if label_source.startswith(LEVEL_SOURCES)
+               else label_source.removeprefix("extra:"))
         missing = [e["case_id"] for e in entries if key not in e]
         if missing:
             raise InputError(f"cases {missing[:3]} have no '{key}' label map (needed for label source "
@@ -94,8 +98,14 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
 def load_pair(case: TrainingCase, preset: Preset) -> tuple[sitk.Image, sitk.Image]:
     """Image and training-class label map, refusing labels on another grid or with unknown values."""
     image = read_image(case.image_path, allow_single_slice=True)
-    if preset.label_source.startswith(("slab:", "zones:")):
+    if preset.label_source == "ladder":
+        vertebrae = read_image(case.labels_path, allow_single_slice=True)
+        require_same_grid(image, vertebrae, case.labels_path)
+        labels = ladder_labels(vertebrae, case.metadata, preset)
+    elif preset.label_source.startswith(("slab:", "zones:")):
         labels = slab_labels(image, case.metadata, preset)
+        for overlay in preset.label_source.split("|")[1:]:
+            labels = _overlay_structure(labels, case, overlay, preset)
     elif case.labels_path.name.endswith(".seg.nrrd"):
         labels = _labels_from_segmentation(case.labels_path, image, preset)
     else:
@@ -120,7 +130,7 @@ def slab_labels(image: sitk.Image, metadata: dict[str, Any] | None, preset: Pres
     """
     if metadata is None:
         raise InputError(f"label source {preset.label_source!r} needs the case's metadata (<id>.json)")
-    kind, lower, upper, *rest = preset.label_source.split(":")
+    kind, lower, upper, *rest = preset.label_source.split("|")[0].split(":")
     array = sitk.GetArrayViewFromImage(image)
     out = np.zeros(array.shape, dtype=np.uint8)
     body = _body(image, preset)
@@ -139,6 +149,46 @@ def slab_labels(image: sitk.Image, metadata: dict[str, Any] | None, preset: Pres
         if side is not None:
             out[body] = 2 if side == "cranial" else 3
     return image_from_array(out, image)
+
+
+def ladder_labels(vertebrae: sitk.Image, metadata: dict[str, Any] | None, preset: Preset) -> sitk.Image:
+    """A vertebra-ladder finder's training labels (label source ``ladder``): the phantom's "vertebrae"
+    map with each vertebra relabelled to the preset's class of that name. Vertebrae beyond the ladder's
+    ends take its end class, so the top class means "this vertebra or above"; discs stay background,
+    which gives the finder crisp body edges, and the order along the scan gives the count.
+    """
+    from ..phantoms.vertebrae import VERTEBRA_LABEL_NAMES, VERTEBRA_LABELS
+
+    names = (metadata or {}).get("extra_label_maps", {}).get("vertebrae") or {str(k): v for k, v in
+                                                                             VERTEBRA_LABEL_NAMES.items()}
+    classes = {label.name: label.value for label in preset.labels}
+    ladder = sorted((name for name in classes if name in VERTEBRA_LABELS), key=VERTEBRA_LABELS.get)
+    source = sitk.GetArrayViewFromImage(vertebrae)
+    lookup = np.zeros(int(source.max(initial=0)) + 1, dtype=np.uint8)
+    for value, name in names.items():
+        if int(value) < len(lookup) and name in VERTEBRA_LABELS and ladder:
+            order = VERTEBRA_LABELS[name]
+            end = name if name in classes else ladder[0] if order < VERTEBRA_LABELS[ladder[0]] else ladder[-1]
+            lookup[int(value)] = classes[end]
+    return image_from_array(lookup[np.asarray(source, dtype=np.int64)], vertebrae)
+
+
+def _overlay_structure(labels: sitk.Image, case: TrainingCase, overlay: str, preset: Preset) -> sitk.Image:
+    """Paint one structure of a phantom's extra label map over the slab labels (``|<map>=<structure>``
+    after a slab/zones source, e.g. ``|head_structures=globe``): the class named like the structure
+    then marks it, so the finder sees the anatomy itself (the globes) and not only the slab around it."""
+    map_name, structure = overlay.split("=")
+    metadata = case.metadata or {}
+    names = {v: int(k) for k, v in metadata.get("extra_label_maps", {}).get(map_name, {}).items()}
+    file = metadata.get("files", {}).get(map_name)
+    if file is None or structure not in names:
+        raise InputError(f"case {case.case_id} has no {map_name!r} map with {structure!r} (needed for label source "
+                         f"{preset.label_source!r})", path=case.image_path)
+    extra = read_image(case.image_path.parent / file, allow_single_slice=True)
+    require_same_grid(labels, extra, case.image_path.parent / file)
+    out = sitk.GetArrayFromImage(labels)
+    out[sitk.GetArrayViewFromImage(extra) == names[structure]] = preset.label_by_name()[structure].value
+    return image_from_array(out, labels)
 
 
 def _body(image: sitk.Image, preset: Preset) -> np.ndarray:
