@@ -33,12 +33,48 @@ class DeepDropoutUNet(BasicUNet):
         self.down_4 = Down(spatial_dims, features[3], features[4], act, norm, bias, deep_dropout)
 
 
+class SliceUNet(torch.nn.Module):
+    """A 2.5D U-Net for 3D presets on a CPU budget: MONAI's 2D BasicUNet on every axial slice of a 3D
+    patch, with the ``context`` slices above and below as extra input channels (edge slices repeat).
+
+    Input and output are 3D, (B, C, Z, Y, X), so patch training, sliding-window inference and model files
+    work unchanged; a 3×3 kernel costs a third of a 3×3×3 one, which buys whole-slice context.
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int = 3,
+        in_channels: int = 1,
+        out_channels: int = 2,
+        features: tuple[int, ...] = (16, 32, 64, 128, 256, 16),
+        act: str | tuple = ("LeakyReLU", {"negative_slope": 0.1, "inplace": True}),
+        norm: str | tuple = ("instance", {"affine": True}),
+        context: int = 1,
+    ):
+        super().__init__()
+        if spatial_dims != 3:
+            raise ValueError("SliceUNet takes 3D input (it runs a 2D network slice by slice)")
+        self.context = int(context)
+        self.unet = BasicUNet(spatial_dims=2, in_channels=in_channels * (2 * self.context + 1),
+                              out_channels=out_channels, features=features, act=act, norm=norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, z, y, w = x.shape
+        k = self.context
+        padded = torch.nn.functional.pad(x, (0, 0, 0, 0, k, k), mode="replicate") if k else x
+        stacked = torch.cat([padded[:, :, i : i + z] for i in range(2 * k + 1)], dim=1)  # (B, C·(2k+1), Z, Y, X)
+        slices = stacked.permute(0, 2, 1, 3, 4).reshape(b * z, -1, y, w)
+        out = self.unet(slices)
+        return out.reshape(b, z, -1, y, w).permute(0, 2, 1, 3, 4)
+
+
 NETWORKS: dict[str, Callable[..., torch.nn.Module]] = {
     "BasicUNet": BasicUNet,
     "UNet": UNet,
     "DynUNet": DynUNet,
     "UNETR": UNETR,
     "DeepDropoutUNet": DeepDropoutUNet,
+    "SliceUNet": SliceUNet,
 }
 
 

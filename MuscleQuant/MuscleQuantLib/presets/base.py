@@ -56,7 +56,7 @@ class Augmentation:
 
 @dataclass(frozen=True)
 class TrainingRecipe:
-    loss: str  # "dice" (soft Dice) or "dice_ce"
+    loss: str  # "dice" (soft Dice per patch), "dice_batch" (per class over the batch) or "dice_ce"
     optimizer: str  # "adam" or "adamw"
     learning_rate: float
     batch_size: int
@@ -64,11 +64,14 @@ class TrainingRecipe:
     iterations_per_epoch: int
     weight_decay: float = 0.0
     patches_per_case: int = 1
-    lr_schedule: str | None = None  # "plateau" or "step"
+    lr_schedule: str | None = None  # "plateau", "step" or "poly" (decays over the iterations or time budget)
     lr_step_fraction: float = 0.833  # "step": drop at this fraction of training (C3: last 50 of 300)
     lr_step_to: float | None = None
     early_stop_patience: int = 10  # epochs without validation improvement
     train_slab_mm: float = 12.0  # 2D: train on labelled slices within this distance of the target level
+    # Patch centres: "posneg" (half on any label, half anywhere) or "classes" (each class equally often,
+    # so small structures are seen as often as large ones).
+    sampling: str = "posneg"
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ def make_loss(preset: Preset, profile: Profile) -> torch.nn.Module:
     kwargs = {"sigmoid": True} if sigmoid else {"softmax": True, "to_onehot_y": True}
     if profile.training.loss == "dice":
         return DiceLoss(**kwargs)
+    if profile.training.loss == "dice_batch":
+        # One Dice per class over the whole batch: a class absent from one patch no longer dominates the loss.
+        return DiceLoss(batch=True, **kwargs)
     if profile.training.loss == "dice_ce":
         return DiceCELoss(**kwargs)
     raise ValueError(f"unknown loss {profile.training.loss!r}")
@@ -95,8 +98,9 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
     scheduler = _scheduler(optimizer, profile, total_iterations)
     pairs = [(s.image, s.labels) for case in train_cases for s in case.samples]
     pad_value = float(min(float(image.min()) for image, _ in pairs))
-    examples = prepare_examples(pairs, profile.roi, pad_value)
-    transform = training_transform(profile.roi, preset.augmentation, recipe.patches_per_case)
+    by_class = preset.num_classes if recipe.sampling == "classes" and preset.num_classes > 1 else None
+    examples = prepare_examples(pairs, profile.roi, pad_value, by_class)
+    transform = training_transform(profile.roi, preset.augmentation, recipe.patches_per_case, by_class)
     transform.set_random_state(seed + fold)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -122,6 +126,11 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
         network.train()
         losses = []
         for iteration in range(recipe.iterations_per_epoch):
+            done = (state["epoch"] * recipe.iterations_per_epoch + iteration) / total_iterations
+            if recipe.lr_schedule == "poly":
+                # nnU-Net's poly decay, over the iterations or the time budget, whichever runs out first.
+                for group in optimizer.param_groups:
+                    group["lr"] = recipe.learning_rate * (1.0 - _fraction(done, start, deadline)) ** 0.9
             images, labels = sample_batch(examples, transform, recipe.batch_size, rng)
             images, labels = images.to(device), labels.to(device)
             target = (labels > 0).float() if preset.output_activation == "sigmoid" else labels
