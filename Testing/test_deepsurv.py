@@ -124,6 +124,8 @@ def test_cohort_report_gains_a_deepsurv_section(cohort_run, tmp_path, run_cli):
     assert code == 0, err
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Radiomics deep survival" in html and "DeepSurv C-index" in html and "Not done" not in html
+    for stem in ("deepsurv_km_train", "deepsurv_km_external", "deepsurv_c_index", "deepsurv_pca_definitions"):
+        assert f"data-figure='{stem}'" in html, stem
     assert (out / "tables" / "deepsurv_metrics.csv").is_file() and (out / "deepsurv_model" / "model.json").is_file()
     config = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert config["deepsurv"]["features"] == str(features.resolve())

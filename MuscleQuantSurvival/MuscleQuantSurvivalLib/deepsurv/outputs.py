@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from MuscleQuantLib.fileio import write_atomic, write_json
 
@@ -59,6 +60,18 @@ def summary(result: DeepSurvResult) -> dict[str, Any]:
     return out
 
 
+def run_figures(cohort: Cohort, features: pd.DataFrame, result: DeepSurvResult,
+                request: DeepSurvRequest) -> list[tuple[str, Figure]]:
+    """(file stem, figure): KM per set, C-index per set and score, PCA by definition."""
+    made = [(f"km_{name}", cohort_figures.km_figure(km)) for name, km in result.km.items()]
+    made.append(("c_index", figures.c_index_figure(result.metrics)))
+    indicators = definition_indicators(cohort, result, request)
+    if indicators:
+        components = pca_components(result, features, result.risk[cohort.columns.id].astype(str))
+        made.append(("pca_definitions", figures.pca_figure(components, indicators)))
+    return made
+
+
 def write_run(out: Path, cohort: Cohort, features: pd.DataFrame, result: DeepSurvResult, request: DeepSurvRequest,
               overwrite: bool = False) -> dict[str, Any]:
     """metrics.csv, risk.csv, figures (KM per set, C-index, PCA), model/ and summary.json under ``out``."""
@@ -68,13 +81,8 @@ def write_run(out: Path, cohort: Cohort, features: pd.DataFrame, result: DeepSur
         write_atomic(out / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
         written[name] = str(out / f"{name}.csv")
     figure_files = []
-    for name, km in result.km.items():
-        figure_files += cohort_figures.save_figure(cohort_figures.km_figure(km), out / f"km_{name}")
-    figure_files += cohort_figures.save_figure(figures.c_index_figure(result.metrics), out / "c_index")
-    indicators = definition_indicators(cohort, result, request)
-    if indicators:
-        components = pca_components(result, features, result.risk[cohort.columns.id].astype(str))
-        figure_files += cohort_figures.save_figure(figures.pca_figure(components, indicators), out / "pca_definitions")
+    for stem, figure in run_figures(cohort, features, result, request):
+        figure_files += cohort_figures.save_figure(figure, out / stem)
     written["figures"] = [str(p) for p in figure_files if p.suffix == ".png"]
     written["model"] = str(save_pipeline(result.pipeline, out / "model", overwrite=overwrite))
     digest = {"endpoint": request.endpoint, "sets": summary(result), "notes": result.notes,

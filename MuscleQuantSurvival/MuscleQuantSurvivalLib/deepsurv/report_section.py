@@ -18,11 +18,8 @@ def request_from_config(spec: dict[str, Any], seed: int, n_bootstrap: int, exclu
 
 def add_deepsurv_section(builder, cohort, section_type, table_html, paragraph) -> None:
     """Fit and score the pipeline; metrics table, comparison sentence, KM per set, C-index and PCA figures."""
-    from .. import figures as cohort_figures
-    from . import figures
-    from .analysis import pca_components
     from .modelfile import save_pipeline
-    from .outputs import definition_indicators, summary
+    from .outputs import run_figures, summary
 
     spec = builder.config.deepsurv
     section = section_type("Radiomics deep survival: autoencoder + DeepSurv vs sarcopenia definitions")
@@ -45,13 +42,8 @@ def add_deepsurv_section(builder, cohort, section_type, table_html, paragraph) -
         section.body.append(table_html(shown))
         builder.write_table("deepsurv_metrics", result.metrics)
         builder.write_table("deepsurv_risk", result.risk)
-        for name, km in result.km.items():
-            builder.add_figure(section, f"deepsurv_km_{name}", cohort_figures.km_figure(km))
-        builder.add_figure(section, "deepsurv_c_index", figures.c_index_figure(result.metrics))
-        indicators = definition_indicators(cohort, result, request)
-        if indicators:
-            components = pca_components(result, features, result.risk[cohort.columns.id].astype(str))
-            builder.add_figure(section, "deepsurv_pca_definitions", figures.pca_figure(components, indicators))
+        for stem, figure in run_figures(cohort, features, result, request):
+            builder.add_figure(section, f"deepsurv_{stem}", figure)
         save_pipeline(result.pipeline, builder.out / "deepsurv_model", overwrite=True)
         for note in result.notes:
             section.body.append(paragraph(note, "note"))
