@@ -182,3 +182,24 @@ def test_deepsurv_finds_the_texture_signal_only_when_it_is_there(tmp_path, run_c
         verdicts[name] = json.loads((tmp_path / f"ds_{name}" / "summary.json").read_text(encoding="utf-8"))["sets"]
     assert verdicts["texture"]["external"]["deepsurv_beats_every_definition"], verdicts["texture"]["external"]
     assert not verdicts["control"]["external"]["deepsurv_beats_every_definition"], verdicts["control"]["external"]
+
+
+def test_radiomics_refuses_bad_input_without_writing(tmp_path, run_cli):
+    import SimpleITK as sitk
+
+    cases = tmp_path / "cases"
+    assert run_cli("phantom", "--texture-cohort", "20", "--seed", "9", "--out", cases, "--progress", "none")[0] == 0
+    one = cases / "tex_s9_0000"
+    empty = sitk.Image(sitk.ReadImage(f"{one}_labels.nii.gz"))
+    empty = sitk.Multiply(empty, 0)
+    sitk.WriteImage(empty, str(tmp_path / "empty_labels.nii.gz"))
+    out = tmp_path / "f.csv"
+    code, _, err = run_cli("radiomics", f"{one}_image.nii.gz", tmp_path / "empty_labels.nii.gz", "--out", out,
+                           "--progress", "none")
+    assert code == 2 and "empty_labels.nii.gz" in err and "no muscle" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    code, _, err = run_cli("radiomics", f"{one}_image.nii.gz", f"{one}_labels.nii.gz", "--out", tmp_path / "f.txt",
+                           "--progress", "none")
+    assert code == 2 and ".csv" in err
+    code, _, err = run_cli("radiomics", "--dataset", cases, "--out", out, "--features", "nonsense", "--progress", "none")
+    assert code == 2 and "--features" in err
