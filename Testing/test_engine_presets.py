@@ -88,6 +88,36 @@ def test_preset_trains_learns_saves_reloads(name, phantom_sets, tmp_path):
     assert np.array_equal(predict_labels(rebuilt, target.image, *args), trained)
 
 
+def test_thigh_single_slice_recipe_learns(phantom_sets, tmp_path):
+    """The thigh CPU recipe — a 2.5D network trained on single slices with their neighbours — learns at
+    smoke-test size, and its model segments whole volumes through the usual sliding window."""
+    import dataclasses
+
+    preset = get_preset("thigh")
+    cpu = preset.profile("cpu")
+    assert cpu.network == "SliceUNet" and cpu.training.single_slices
+    small = dataclasses.replace(
+        cpu, network_args={**cpu.network_args, "features": [8, 8, 16, 32, 64, 8]}, spacing=(10.0, 10.0, 12.0),
+        roi=(8, 32, 48), training=dataclasses.replace(cpu.training, batch_size=8, max_epochs=6,
+                                                      iterations_per_epoch=15, patches_per_case=2))
+    preset = dataclasses.replace(preset, profiles={**preset.profiles, "cpu_small": small})
+    folder, held_dir, held = phantom_sets["thigh"]
+    train(TrainRequest(preset=preset, data=folder, out=tmp_path / "run", profile="cpu_small", seed=3), _quiet())
+    card = json.loads((tmp_path / "run" / "model" / "model.json").read_text(encoding="utf-8"))
+    assert card["training"]["recipe"]["single_slices"] is True
+
+    metadata = json.loads((held_dir / held["metadata"]).read_text(encoding="utf-8"))
+    target = prepare_case(TrainingCase(held["case_id"], held_dir / held["image"], held_dir / held["labels"], metadata),
+                          preset, small).target
+    torch.manual_seed(0)
+    untrained = build_network(small.network, preset.network_args("cpu_small"))
+    args = (small.roi, torch.device("cpu"), preset.output_activation, preset.num_classes)
+    untrained_dice = _dice(predict_labels(untrained, target.image, *args), target.labels, preset)
+    trained_dice = _dice(predict_labels(load_model(tmp_path / "run" / "model"), target.image, *args), target.labels,
+                         preset)
+    assert trained_dice > max(untrained_dice + 0.1, 2 * untrained_dice), (trained_dice, untrained_dice)
+
+
 @pytest.mark.parametrize("name", ["c3", "thigh"])
 def test_segment_writes_labels_on_the_input_grid(name, phantom_sets, tmp_path):
     """Through the user's path (``segment``): output grid equals input grid, summary names the model."""

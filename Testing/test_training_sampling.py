@@ -80,3 +80,21 @@ def test_slice_unet_keeps_the_3d_shape_and_uses_neighbouring_slices():
     assert base.shape == (1, preset.num_classes, 5, 32, 32)
     differs = (changed - base).abs().amax(dim=(0, 1, 3, 4))
     assert differs[0] == 0 and differs[2] > 0 and differs[4] > 0
+
+
+def test_slice_unet_centre_prediction_matches_the_full_forward():
+    """Single-slice training scores ``forward_centre``; it must be the very prediction inference makes
+    for those slices when their real neighbours are present."""
+    from MuscleQuantLib.networks import SliceUNet
+
+    network = SliceUNet(out_channels=3, features=(4, 4, 8, 8, 16, 4), context=1).eval()
+    x = torch.randn((2, 1, 5, 32, 32), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        full = network(x)
+        centre = network.forward_centre(x)
+        single = network.forward_centre(x[:, :, 1:4])
+    assert centre.shape == (2, 3, 3, 32, 32)
+    assert torch.allclose(centre, full[:, :, 1:4], atol=1e-6)
+    assert torch.allclose(single, full[:, :, 2:3], atol=1e-6)
+    with pytest.raises(ValueError, match="at least 3 slices"):
+        network.forward_centre(x[:, :, :2])

@@ -59,13 +59,23 @@ class SliceUNet(torch.nn.Module):
                               out_channels=out_channels, features=features, act=act, norm=norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, _, z, y, w = x.shape
         k = self.context
         padded = torch.nn.functional.pad(x, (0, 0, 0, 0, k, k), mode="replicate") if k else x
-        stacked = torch.cat([padded[:, :, i : i + z] for i in range(2 * k + 1)], dim=1)  # (B, C·(2k+1), Z, Y, X)
-        slices = stacked.permute(0, 2, 1, 3, 4).reshape(b * z, -1, y, w)
+        return self.forward_centre(padded)
+
+    def forward_centre(self, x: torch.Tensor) -> torch.Tensor:
+        """Predict only the slices that have their full context inside ``x``: (B, C, Z, Y, X) gives
+        (B, classes, Z − 2·context, Y, X). Training on single slices (Z = 2·context + 1) uses this, so no
+        compute goes to slices whose neighbours are made up."""
+        b, _, z, y, w = x.shape
+        k = self.context
+        inner = z - 2 * k
+        if inner < 1:
+            raise ValueError(f"SliceUNet needs at least {2 * k + 1} slices, got {z}")
+        stacked = torch.cat([x[:, :, i : i + inner] for i in range(2 * k + 1)], dim=1)  # (B, C·(2k+1), Z', Y, X)
+        slices = stacked.permute(0, 2, 1, 3, 4).reshape(b * inner, -1, y, w)
         out = self.unet(slices)
-        return out.reshape(b, z, -1, y, w).permute(0, 2, 1, 3, 4)
+        return out.reshape(b, inner, -1, y, w).permute(0, 2, 1, 3, 4)
 
 
 NETWORKS: dict[str, Callable[..., torch.nn.Module]] = {

@@ -72,6 +72,9 @@ class TrainingRecipe:
     # Patch centres: "posneg" (half on any label, half anywhere) or "classes" (each class equally often,
     # so small structures are seen as often as large ones).
     sampling: str = "posneg"
+    # 2.5D networks (SliceUNet): each training sample is one slice with its context slices and the loss
+    # covers that slice only, so a batch holds slices from many places instead of a stack of neighbours.
+    single_slices: bool = False
 
 
 @dataclass(frozen=True)

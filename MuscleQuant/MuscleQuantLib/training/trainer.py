@@ -16,7 +16,7 @@ from monai.utils import set_determinism
 
 from ..networks import build_network
 from ..pipeline.predict import predict_labels
-from ..presets.base import Preset, Profile
+from ..presets.base import Preset, Profile, TrainingRecipe
 from ..progress import Progress
 from .augment import prepare_examples, sample_batch, training_transform
 from .data import PreparedCase
@@ -99,8 +99,10 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
     pairs = [(s.image, s.labels) for case in train_cases for s in case.samples]
     pad_value = float(min(float(image.min()) for image, _ in pairs))
     by_class = preset.num_classes if recipe.sampling == "classes" and preset.num_classes > 1 else None
-    examples = prepare_examples(pairs, profile.roi, pad_value, by_class)
-    transform = training_transform(profile.roi, preset.augmentation, recipe.patches_per_case, by_class)
+    context = _single_slice_context(network, recipe)
+    train_roi = profile.roi if context is None else (2 * context + 1, *profile.roi[1:])
+    examples = prepare_examples(pairs, train_roi, pad_value, by_class)
+    transform = training_transform(train_roi, preset.augmentation, recipe.patches_per_case, by_class)
     transform.set_random_state(seed + fold)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -136,7 +138,10 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
             target = (labels > 0).float() if preset.output_activation == "sigmoid" else labels
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, enabled=use_amp):
-                loss = loss_fn(network(images), target)
+                if context is None:
+                    loss = loss_fn(network(images), target)
+                else:  # one slice per sample: predict it from its real neighbours, score only it
+                    loss = loss_fn(network.forward_centre(images), target[:, :, context:context + 1])
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
@@ -175,6 +180,15 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
         network.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
     return FoldResult(fold, network.cpu(), state["best_epoch"], float(state["best_val"]), stopped, state["history"],
                       [c.case_id for c in train_cases], [c.case_id for c in val_cases], time.monotonic() - start)
+
+
+def _single_slice_context(network: torch.nn.Module, recipe: TrainingRecipe) -> int | None:
+    """The context depth when the recipe trains a 2.5D network on single slices, else None."""
+    if not recipe.single_slices:
+        return None
+    if not hasattr(network, "forward_centre"):
+        raise ValueError(f"single-slice training needs a 2.5D network (SliceUNet), not {type(network).__name__}")
+    return int(network.context)
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, profile: Profile, total_iterations: int):
