@@ -193,3 +193,20 @@ def test_real_segmentation_against_itself_and_an_eroded_copy(shared_data, tmp_pa
     # 1–3 voxels thick, so erosion deletes whole thin parts and HD exceeds one voxel.
     assert 3.0 <= float(left["hausdorff95_mm"]) <= float(left["hausdorff_mm"])
     assert float(rows["iliopsoas_right"]["dice"]) == 1.0 and float(rows["autochthon_left"]["assd_mm"]) == 0.0
+
+
+def test_all_muscle_row_leaves_bone_out(tmp_path, run_cli):
+    """A thigh-style map with a femur label: the femur is scored on its own row but never counted as
+    muscle, so a perfect muscle with a missed femur still has all-muscle Dice 1."""
+    ref = _box()
+    ref[2:6, 13:15, 2:6] = 2
+    ref[2:6, 1:3, 12:15] = 3
+    pred = np.where(ref == 2, 0, ref).astype(np.uint8)  # both muscles right, the femur (2) missed entirely
+    out = tmp_path / "out"
+    code, _, stderr = run_cli("evaluate", _write(pred, tmp_path / "p_labels.nii.gz"),
+                              _write(ref, tmp_path / "case1_labels.nii.gz"), "--out", out,
+                              "--label-names", "1=sartorius_left,2=femur_left,3=gracilis_left", "--progress", "none")
+    assert code == 0, stderr
+    rows = {row["label_name"]: row for row in _rows(out / "metrics.csv")}
+    assert float(rows["femur_left"]["dice"]) == 0.0
+    assert float(rows["all_muscle"]["dice"]) == 1.0

@@ -49,3 +49,28 @@ def test_output_labels_are_sided_and_numbered_consecutively():
     assert [o.value for o in outputs] == list(range(1, 11))
     assert outputs[0].name == "rectus_abdominis_left" and outputs[1].name == "rectus_abdominis_right"
     assert {o.source_value for o in outputs} == {label.value for label in preset.labels}
+
+
+@pytest.mark.parametrize("name", MUSCLE_PRESETS)
+def test_label_tissue_agrees_with_what_quantify_counts_as_muscle(name):
+    """Post-processing keeps bone out of the muscle HU window by the preset's tissue; quantify decides by
+    name. Both must call the same labels muscle, or a bone label would be erased or measured as muscle."""
+    from MuscleQuantLib.quantify.labels import label_infos
+
+    preset = get_preset(name)
+    infos = label_infos([label.value for label in preset.labels], {label.value: label.name for label in preset.labels})
+    assert {info.label_id for info in infos if info.is_muscle} == set(preset.muscle_values())
+    if name == "thigh":
+        assert {label.name for label in preset.labels if label.tissue == "bone"} == {"femur", "iliac_bone"}
+
+
+def test_hu_window_applies_to_muscle_labels_only():
+    import numpy as np
+
+    from MuscleQuantLib.pipeline.postprocess import apply_hu_window
+
+    labels = np.array([[1, 1, 28, 28]], dtype=np.uint16)  # thigh: 1 sartorius, 28 femur
+    hu = np.array([[40.0, 400.0, 400.0, 40.0]], dtype=np.float32)
+    kept = apply_hu_window(labels, hu, (-29.0, 150.0), only=get_preset("thigh").muscle_values())
+    assert kept.tolist() == [[1, 0, 28, 28]]  # muscle above the window goes; bone stays whatever its HU
+    assert apply_hu_window(labels, hu, (-29.0, 150.0)).tolist() == [[1, 0, 0, 28]]  # no 'only': every label

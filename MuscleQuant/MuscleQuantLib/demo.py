@@ -82,7 +82,8 @@ def run_preset(name: str, request: DemoRequest, progress: Progress) -> dict[str,
         spacing = tuple(reversed(metadata["spacing_mm"]))
         if slice_index is not None:
             predicted, reference, spacing = predicted[slice_index], reference[slice_index], spacing[1:]
-        rows = evaluate_label_maps(predicted, reference, spacing, labels=[label.value for label in preset.labels])
+        rows = evaluate_label_maps(predicted, reference, spacing, labels=[label.value for label in preset.labels],
+                                   union_of=preset.muscle_values())
         dice = {("all_muscle" if value is None else preset.labels[value - 1].name): metrics.dice
                 for value, metrics in rows}
         quantify_args = ["quantify", test / entry["image"], result["files"]["labels"], "--out", root / "measurements",

@@ -271,7 +271,11 @@ def evaluate_pair(spec: PairSpec, options: EvaluationOptions) -> CaseResult:
         values = sorted(options.label_names)  # explicit names select the labels (others may be organs)
     else:
         values = sorted(set(names) | set(present_labels(prediction, reference)))
-    results = evaluate_label_maps(prediction, reference, spacing, values)
+    # The all-muscle row leaves out labels named as bone or other tissue (femur, iliac bone, fat).
+    from ..quantify.labels import label_infos
+
+    muscles = [info.label_id for info in label_infos(values, names) if info.is_muscle]
+    results = evaluate_label_maps(prediction, reference, spacing, values, union_of=muscles)
     labelled = [(value, ALL_LABELS_NAME if value is None else names.get(value, f"label_{value}"), metrics)
                 for value, metrics in results]
     return CaseResult(spec.case_id, str(spec.prediction), str(spec.reference),

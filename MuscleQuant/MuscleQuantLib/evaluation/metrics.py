@@ -188,11 +188,13 @@ def present_labels(*arrays: np.ndarray) -> list[int]:
 
 def evaluate_label_maps(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float],
                         labels: Sequence[int] | None = None,
-                        include_union: bool = True) -> list[tuple[int | None, LabelMetrics]]:
+                        include_union: bool = True,
+                        union_of: Sequence[int] | None = None) -> list[tuple[int | None, LabelMetrics]]:
     """Metrics per label value (default: every value present in either map), then the union row.
 
-    The union row (value ``None``) compares "any evaluated label" in both maps, i.e. all muscle when
-    the labels are muscles; it is left out when fewer than two labels are evaluated.
+    The union row (value ``None``) compares "any of ``union_of``" (default: the evaluated labels) in
+    both maps — all muscle when those are the muscles; it is left out when it would cover fewer than
+    two labels.
     """
     pred = np.asarray(pred)
     ref = np.asarray(ref)
@@ -208,8 +210,9 @@ def evaluate_label_maps(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[flo
             results.append((value, compare_masks(empty, empty, spacing)))
             continue
         results.append((value, compare_masks(pred[box] == value, ref[box] == value, spacing)))
-    if include_union and len(values) >= 2:
-        results.append((None, compare_masks(np.isin(pred, values), np.isin(ref, values), spacing)))
+    union = sorted({int(v) for v in union_of}) if union_of is not None else values
+    if include_union and len(union) >= 2:
+        results.append((None, compare_masks(np.isin(pred, union), np.isin(ref, union), spacing)))
     return results
 
 

@@ -137,7 +137,7 @@ def _choose_slice(request: SegmentRequest, preset: Preset, image: sitk.Image
 def _postprocess(classes: np.ndarray, hu: np.ndarray, canonical: sitk.Image, preset: Preset,
                  hu_window: tuple[float, float] | None, slice_info: dict[str, Any] | None) -> tuple[np.ndarray, float]:
     sx, sy, sz = canonical.GetSpacing()
-    classes = apply_hu_window(classes, hu, hu_window)
+    classes = apply_hu_window(classes, hu, hu_window, only=preset.muscle_values())
     if preset.spatial_dims == 2:
         k = slice_info["canonical_index"]
         classes[k] = remove_small_islands(classes[k], sx * sy, preset.min_island_mm2)

@@ -3,6 +3,8 @@ split paired muscles into left and right. Works on canonical (LPS) arrays: x gro
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 from scipy import ndimage
 
@@ -26,13 +28,20 @@ def resolve_hu_range(value: str | None) -> tuple[float, float] | None:
     return lo, hi
 
 
-def apply_hu_window(labels: np.ndarray, hu: np.ndarray, window: tuple[float, float] | None) -> np.ndarray:
-    """Drop labelled voxels whose HU lies outside the muscle window (SPEC 2.3 post-processing)."""
+def apply_hu_window(labels: np.ndarray, hu: np.ndarray, window: tuple[float, float] | None,
+                    only: Collection[int] | None = None) -> np.ndarray:
+    """Drop labelled voxels whose HU lies outside the muscle window (SPEC 2.3 post-processing).
+
+    ``only``: the label values the window applies to (the muscles); other labels, such as bone, stay.
+    """
     if window is None:
         return labels
     lo, hi = window
     out = labels.copy()
-    out[(hu < lo) | (hu > hi)] = 0
+    outside = (hu < lo) | (hu > hi)
+    if only is not None:
+        outside &= np.isin(labels, list(only))
+    out[outside] = 0
     return out
 
 

@@ -22,6 +22,9 @@ class LabelSpec:
     value: int
     name: str
     paired: bool = True
+    # "muscle" or "bone": the muscle HU window (post-processing, all-muscle scores) applies to muscle only;
+    # a bone label inside it would be erased, since bone lies above the window by definition.
+    tissue: str = "muscle"
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,10 @@ class Preset:
     def num_classes(self) -> int:
         """Network output channels (background included; 1 for sigmoid presets)."""
         return 1 if self.output_activation == "sigmoid" else len(self.labels) + 1
+
+    def muscle_values(self) -> tuple[int, ...]:
+        """Training class values that are muscle (what the HU window and all-muscle figures cover)."""
+        return tuple(label.value for label in self.labels if label.tissue == "muscle")
 
     def label_by_name(self) -> dict[str, LabelSpec]:
         return {label.name: label for label in self.labels}

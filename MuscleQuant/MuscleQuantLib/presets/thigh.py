@@ -24,7 +24,8 @@ PRESET = Preset(
     title="Thigh: 27 muscles, femur and iliac bone (CT)",
     modality="CT",
     spatial_dims=3,
-    labels=tuple(LabelSpec(i + 1, name) for i, name in enumerate(MUSCLES + BONES)),
+    labels=tuple(LabelSpec(i + 1, name, tissue="bone" if name in BONES else "muscle")
+                 for i, name in enumerate(MUSCLES + BONES)),
     intensity=Intensity("ct_window", window=(-57.0, 164.0), output_range=(0.0, 1.0), gamma=2.0),
     profiles={
         # UNETR (hidden 768, 12 heads, MLP 3072, ViT patch 16³) on 96³ patches at 1.5×1.5×2 mm,
