@@ -28,7 +28,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 …")
     parser.add_argument("--model-id", help="model id for the card (default <preset>-<profile>)")
     parser.add_argument("--version", default="1.0.0", help="model version for the card")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing model in OUT")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing model in OUT and discard checkpoints of a different setup")
 
 
 def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:

@@ -4,7 +4,9 @@ each fold within the time budget, and save one model (a fold ensemble votes) wit
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -85,10 +87,13 @@ def train(request: TrainRequest, progress: Progress) -> dict[str, Any]:
     device = select_device(request.device)
     prepared, summary = prepare_dataset(request, progress)
     splits = split_folds([c.case_id for c in prepared], request.folds, request.val_fraction, request.seed)
-    start = time.monotonic()
+    checkpoints = request.out / ".checkpoints"
+    setups = [run_setup(request, profile_name, [prepared[i].case_id for i in train_idx],
+                        [prepared[i].case_id for i in val_idx], k) for k, (train_idx, val_idx) in enumerate(splits)]
+    spent = _resumable_seconds(checkpoints, setups, request.overwrite, progress)
+    start = time.monotonic() - spent  # an interrupted run's training time counts against the budget
     budget_s = request.max_minutes * 60 if request.max_minutes else math.inf
     results: list[FoldResult] = []
-    checkpoints = request.out / ".checkpoints"
     for k, (train_idx, val_idx) in enumerate(splits):
         remaining_folds = len(splits) - k
         deadline = start + budget_s if not math.isfinite(budget_s) else (
@@ -96,17 +101,58 @@ def train(request: TrainRequest, progress: Progress) -> dict[str, Any]:
         label = f"fold {k + 1}/{len(splits)}: " if len(splits) > 1 else ""
         result = train_fold(k, [prepared[i] for i in train_idx], [prepared[i] for i in val_idx], preset,
                             profile_name, device, request.seed, deadline, progress, checkpoints / f"fold{k}",
-                            request.max_epochs, label)
+                            request.max_epochs, label, setups[k])
         write_json(request.out / f"metrics_fold{k}.json", result.metrics())
         results.append(result)
     card_fields = model_card_fields(request, profile_name, results, summary, device.type, time.monotonic() - start)
     save_model([r.network for r in results], card_fields, request.out / "model",
                folds=[r.fold for r in results] if len(results) > 1 else None, overwrite=request.overwrite)
+    shutil.rmtree(checkpoints, ignore_errors=True)  # the model is saved: nothing is left to resume
     outcome = {"model": str(request.out / "model"), "folds": [r.metrics() | {"history": None} for r in results],
                "mean_best_val_dice": float(np.mean([r.best_val_dice for r in results])),
                "dataset": dataclasses.asdict(summary), "seconds": round(time.monotonic() - start, 1)}
     write_json(request.out / "training_summary.json", outcome)
     return outcome
+
+
+def run_setup(request: TrainRequest, profile_name: str, train_cases: list[str], val_cases: list[str],
+              fold: int) -> dict[str, Any]:
+    """What a fold's checkpoint must match to be resumed: same network, recipe, seed and cases."""
+    preset = request.preset
+    profile = preset.profile(profile_name)
+    return {"preset": preset.name, "profile": profile_name, "network": profile.network,
+            "network_args": preset.network_args(profile_name), "spacing_mm": list(profile.spacing),
+            "recipe": dataclasses.asdict(profile.training), "seed": request.seed, "max_epochs": request.max_epochs,
+            "folds": request.folds, "fold": fold, "train_cases": train_cases, "val_cases": val_cases}
+
+
+def _resumable_seconds(checkpoints: Path, setups: list[dict[str, Any]], overwrite: bool, progress: Progress) -> float:
+    """Training seconds already spent by checkpoints this run can resume. Checkpoints of a different
+    setup are refused (their weights would not fit, or would silently mix two recipes), or discarded
+    with ``overwrite``."""
+    from .trainer import checkpoint_setup
+
+    if not checkpoints.exists():
+        return 0.0
+    spent = 0.0
+    stale = sorted(p.name for p in checkpoints.iterdir() if p.name not in {f"fold{k}" for k in range(len(setups))})
+    for k, setup in enumerate(setups):
+        stored, seconds = checkpoint_setup(checkpoints / f"fold{k}")
+        if stored is None:
+            continue
+        if json.loads(json.dumps(setup)) != stored:
+            differing = sorted(key for key in set(stored) | set(setup)
+                               if json.dumps(stored.get(key), sort_keys=True) != json.dumps(setup.get(key), sort_keys=True))
+            stale.append(f"fold{k} ({', '.join(differing)} differ)")
+        spent += seconds
+    if stale:
+        if not overwrite:
+            raise InputError(f"holds checkpoints of a different training setup: {'; '.join(stale)}; pass "
+                             "--overwrite to discard them, or choose another --out", path=checkpoints)
+        progress.info(f"discarding checkpoints of a different setup in {checkpoints}")
+        shutil.rmtree(checkpoints)
+        return 0.0
+    return spent
 
 
 def model_card_fields(request: TrainRequest, profile_name: str, results: list[FoldResult], summary: DatasetSummary,

@@ -3,6 +3,7 @@ Dice, early stopping, learning-rate schedules, a time budget, resumable checkpoi
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -83,8 +84,13 @@ def validation_dice(network: torch.nn.Module, cases: list[PreparedCase], preset:
 
 def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[PreparedCase], preset: Preset,
                profile_name: str, device: torch.device, seed: int, deadline: float, progress: Progress,
-               checkpoint_dir: Path, max_epochs: int | None = None, fold_label: str = "") -> FoldResult:
-    """Train one network; resumes from ``checkpoint_dir`` when a checkpoint is there."""
+               checkpoint_dir: Path, max_epochs: int | None = None, fold_label: str = "",
+               setup: dict[str, Any] | None = None) -> FoldResult:
+    """Train one network; resumes from ``checkpoint_dir`` when a checkpoint is there.
+
+    ``setup`` (what the run was asked to do) is stored in the checkpoint so that a later run can tell
+    whether the checkpoint is its own (``checkpoint_setup``); a fold that had finished is not retrained.
+    """
     profile = preset.profile(profile_name)
     recipe = profile.training
     epochs = max_epochs or recipe.max_epochs
@@ -107,23 +113,36 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
-    state = {"epoch": 0, "best_val": -1.0, "best_epoch": 0, "history": [], "stale": 0}
+    state: dict[str, Any] = {"epoch": 0, "best_val": -1.0, "best_epoch": 0, "history": [], "stale": 0,
+                             "finished": "", "trained_seconds": 0.0}
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = checkpoint_dir / "checkpoint.pt"
     best_path = checkpoint_dir / "best.pt"
+    setup_text = json.dumps(setup or {}, sort_keys=True)
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=True)  # our own file; still no pickle
         network.load_state_dict(saved["network"])
         optimizer.load_state_dict(saved["optimizer"])
         if scheduler is not None and "scheduler" in saved:
             scheduler.load_state_dict(saved["scheduler"])
-        state.update({k: saved[k] for k in ("epoch", "best_val", "best_epoch", "stale")})
-        state["history"] = saved.get("history", [])
+        state.update({k: saved[k] for k in state if k in saved})
         rng = np.random.default_rng(seed + fold + 1000 * state["epoch"])
-        progress.info(f"{fold_label}resumed from epoch {state['epoch']}")
+        progress.info(f"{fold_label}resumed from epoch {state['epoch']}"
+                      + (f" (finished: {state['finished']})" if state["finished"] else ""))
     start = time.monotonic()
-    stopped = "max_epochs"
-    while state["epoch"] < epochs:
+    previously_trained = float(state["trained_seconds"])
+
+    def save_checkpoint() -> None:
+        state["trained_seconds"] = previously_trained + time.monotonic() - start
+        # Written beside, then renamed: an interruption mid-write leaves the previous checkpoint whole.
+        partial = checkpoint.with_suffix(".partial")
+        torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(),
+                    **({"scheduler": scheduler.state_dict()} if scheduler is not None else {}),
+                    "setup": setup_text, **state}, partial)
+        partial.replace(checkpoint)
+
+    stopped = state["finished"] or "max_epochs"
+    while state["epoch"] < epochs and not state["finished"]:
         epoch_start = time.monotonic()
         network.train()
         losses = []
@@ -162,12 +181,11 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
                                  "seconds": round(time.monotonic() - epoch_start, 2)})
         if val_dice > state["best_val"]:
             state.update(best_val=val_dice, best_epoch=state["epoch"], stale=0)
-            torch.save(network.state_dict(), best_path)
+            torch.save(network.state_dict(), best_path.with_suffix(".partial"))
+            best_path.with_suffix(".partial").replace(best_path)
         else:
             state["stale"] += 1
-        torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(),
-                    **({"scheduler": scheduler.state_dict()} if scheduler is not None else {}),
-                    **{k: state[k] for k in ("epoch", "best_val", "best_epoch", "stale", "history")}}, checkpoint)
+        save_checkpoint()
         progress.update("train", _fraction(state["epoch"] / epochs, start, deadline),
                         f"{fold_label}epoch {state['epoch']}/{epochs} val Dice {val_dice:.3f} (best {state['best_val']:.3f})")
         if time.monotonic() > deadline:
@@ -176,10 +194,23 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
         if state["stale"] >= recipe.early_stop_patience:
             stopped = "early_stop"
             break
+    if not state["finished"]:
+        state["finished"] = stopped
+        save_checkpoint()
     if best_path.exists():
         network.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
     return FoldResult(fold, network.cpu(), state["best_epoch"], float(state["best_val"]), stopped, state["history"],
-                      [c.case_id for c in train_cases], [c.case_id for c in val_cases], time.monotonic() - start)
+                      [c.case_id for c in train_cases], [c.case_id for c in val_cases],
+                      previously_trained + time.monotonic() - start)
+
+
+def checkpoint_setup(checkpoint_dir: Path) -> tuple[dict[str, Any] | None, float]:
+    """The setup stored in a fold's checkpoint (None if there is no checkpoint) and its training seconds."""
+    checkpoint = checkpoint_dir / "checkpoint.pt"
+    if not checkpoint.exists():
+        return None, 0.0
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    return json.loads(saved.get("setup", "{}")), float(saved.get("trained_seconds", 0.0))
 
 
 def _single_slice_context(network: torch.nn.Module, recipe: TrainingRecipe) -> int | None:
