@@ -12,7 +12,12 @@ are written next to the table as ``<name>.settings.json``, so every number can b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="one case: stored slice to measure (default: metadata level, else the slice with most muscle)")
     parser.add_argument("--metadata", type=Path, help="one case: case JSON (level, label names)")
     parser.add_argument("--patient-id", help="one case: identifier (default: metadata case_id, else the image name)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="cases extracted in parallel (default 1; 0 = one per CPU core); the table is identical")
 
 
 def _cases(args: argparse.Namespace) -> list[tuple[str, Path, Path, dict[str, Any] | None]]:
@@ -67,24 +74,24 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         raise InputError("already exists; use --overwrite or another name", path=args.out)
     if args.out.suffix.lower() != ".csv":
         raise InputError("the feature table must be a .csv file", path=args.out)
+    if args.jobs < 0:
+        raise InputError("must be 0 (one per core) or more", field="--jobs")
     settings = load_settings(args.features)
     cases = _cases(args)
-    from ..imageio import read_image
-
+    tasks = [(patient_id, image_path, labels_path, metadata, settings, args.preset, args.slice_index)
+             for patient_id, image_path, labels_path, metadata in cases]
+    jobs = min(len(tasks), args.jobs or os.cpu_count() or 1)
     rows, infos = [], {}
-    for i, (patient_id, image_path, labels_path, metadata) in enumerate(cases):
-        progress.update("radiomics", i / len(cases), f"{patient_id} ({i + 1} of {len(cases)})")
-        image = read_image(image_path, allow_single_slice=True)
-        labels, seg_names, _ = read_labels(labels_path, image)
-        try:
-            result = extract_case(image, labels, settings, preset=args.preset, patient_id=patient_id,
-                                  slice_index=args.slice_index, metadata=metadata, label_names=seg_names or None)
-        except InputError as exc:
-            raise InputError(f"{exc} (case {patient_id})", path=labels_path) from None
-        rows.append({"patient_id": patient_id, **result.values})
-        infos[patient_id] = result.info
-        for warning in result.info["warnings"]:
-            progress.info(f"warning: {patient_id}: {warning}")
+    with _pool(jobs) as pool:
+        outcomes = pool.map(_extract_one, tasks) if pool else map(_extract_one, tasks)
+        for i, (patient_id, values, info, error) in enumerate(outcomes):  # in case order, whatever finishes first
+            if error is not None:
+                raise InputError(f"{error} (case {patient_id})", path=tasks[i][2])
+            progress.update("radiomics", (i + 1) / len(tasks), f"{patient_id} ({i + 1} of {len(tasks)})")
+            rows.append({"patient_id": patient_id, **values})
+            infos[patient_id] = info
+            for warning in info["warnings"]:
+                progress.info(f"warning: {patient_id}: {warning}")
     table = pd.DataFrame(rows)
     settings_path = args.out.with_suffix(".settings.json")
     write_json(settings_path, {"pyradiomics": pyradiomics_version(), "settings": settings.to_dict(),
@@ -93,6 +100,43 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     write_atomic(args.out, lambda p: table.to_csv(p, index=False, float_format="%.10g"))
     progress.update("radiomics", 1.0, f"{len(rows)} cases x {table.shape[1] - 1} features")
     return {"out": str(args.out), "settings": str(settings_path), "cases": len(rows), "features": table.shape[1] - 1}
+
+
+def _extract_one(task: tuple) -> tuple[str, dict[str, float] | None, dict[str, Any] | None, str | None]:
+    """One case's features, or the reason it failed (an error message crosses process boundaries
+    more reliably than an exception object)."""
+    from ..imageio import read_image
+
+    patient_id, image_path, labels_path, metadata, settings, preset, slice_index = task
+    try:
+        image = read_image(image_path, allow_single_slice=True)
+        labels, seg_names, _ = read_labels(labels_path, image)
+        result = extract_case(image, labels, settings, preset=preset, patient_id=patient_id,
+                              slice_index=slice_index, metadata=metadata, label_names=seg_names or None)
+    except InputError as exc:
+        return patient_id, None, None, str(exc)
+    return patient_id, result.values, result.info, None
+
+
+@contextlib.contextmanager
+def _pool(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for ``jobs`` > 1 (spawned, not forked: the parent may hold threads), each
+    limited to one SimpleITK thread so N workers use N cores; None means work in this process."""
+    if jobs <= 1:
+        yield None
+        return
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_one_thread_per_worker)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _one_thread_per_worker() -> None:
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
 
 COMMAND = Command("radiomics", "radiomic features (PyRadiomics) of muscle and psoas, one CSV row per case",

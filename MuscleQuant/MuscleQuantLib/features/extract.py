@@ -96,6 +96,8 @@ def extract_case(image: sitk.Image, labels: sitk.Image, settings: FeatureSetting
     array = sitk.GetArrayFromImage(labels)
     present = [int(v) for v in np.unique(array) if v != 0]
     regions = region_labels(names, present)
+    if not regions["muscle"]:  # an empty or wrong label map is an error, not a row of missing values
+        raise InputError("the label map holds no muscle label; nothing to measure", field="labels")
     info: dict[str, Any] = {"preset": preset, "warnings": [], "regions": {}}
     canonical_image = to_canonical(sitk.Cast(image, sitk.sitkFloat32))
     canonical_labels = to_canonical(labels)
