@@ -82,3 +82,14 @@ def test_checkpoints_of_another_setup_are_refused_or_discarded_with_overwrite(c3
     assert any("discarding checkpoints" in m for m in fresh.messages)
     assert not any("resumed" in m for m in fresh.messages)
     assert (out / "model" / "model.json").exists()
+
+
+def test_an_unreadable_checkpoint_is_refused_in_one_line(c3_data, tmp_path, run_cli):
+    """A truncated checkpoint (a disk full, a copy cut short) is named, not loaded or silently replaced."""
+    checkpoint = tmp_path / "run" / ".checkpoints" / "fold0" / "checkpoint.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"PK\x03\x04 cut short")
+    code, _, stderr = run_cli("train", "--preset", "c3", "--data", c3_data, "--out", tmp_path / "run", "--profile",
+                              "tiny", "--max-epochs", EPOCHS, "--progress", "none")
+    assert code == 2 and len(stderr.strip().splitlines()) == 1 and "unreadable checkpoint" in stderr
+    assert checkpoint.read_bytes() == b"PK\x03\x04 cut short"

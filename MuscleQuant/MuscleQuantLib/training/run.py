@@ -140,7 +140,9 @@ def _resumable_seconds(checkpoints: Path, setups: list[dict[str, Any]], overwrit
         stored, seconds = checkpoint_setup(checkpoints / f"fold{k}")
         if stored is None:
             continue
-        if json.loads(json.dumps(setup)) != stored:
+        if "unreadable" in stored:
+            stale.append(f"fold{k} (unreadable checkpoint: {stored['unreadable']})")
+        elif json.loads(json.dumps(setup)) != stored:
             differing = sorted(key for key in set(stored) | set(setup)
                                if json.dumps(stored.get(key), sort_keys=True) != json.dumps(setup.get(key), sort_keys=True))
             stale.append(f"fold{k} ({', '.join(differing)} differ)")

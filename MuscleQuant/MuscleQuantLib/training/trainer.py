@@ -209,8 +209,11 @@ def checkpoint_setup(checkpoint_dir: Path) -> tuple[dict[str, Any] | None, float
     checkpoint = checkpoint_dir / "checkpoint.pt"
     if not checkpoint.exists():
         return None, 0.0
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    return json.loads(saved.get("setup", "{}")), float(saved.get("trained_seconds", 0.0))
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        return json.loads(saved.get("setup", "{}")), float(saved.get("trained_seconds", 0.0))
+    except Exception as exc:  # noqa: BLE001 - truncated or foreign file: report it, never guess
+        return {"unreadable": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:120]}, 0.0
 
 
 def _single_slice_context(network: torch.nn.Module, recipe: TrainingRecipe) -> int | None:
