@@ -15,7 +15,8 @@ from ..progress import Progress
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", required=True, choices=list(all_presets()), help="anatomy preset")
     parser.add_argument("--data", required=True, type=Path,
-                        help="folder of training pairs (phantom folder, or <id>_image + <id>_labels / <id>.seg.nrrd)")
+                        help="folder of training pairs (phantom folder, <id>_image + <id>_labels / <id>.seg.nrrd, "
+                        "or a case store of approved segmentations)")
     parser.add_argument("--out", required=True, type=Path,
                         help="run folder: the model goes to OUT/model, per-fold metrics beside it; "
                         "an interrupted run in OUT resumes from its checkpoints")

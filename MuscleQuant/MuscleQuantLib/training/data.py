@@ -1,8 +1,8 @@
 """Find training pairs in a folder, check them, and prepare network-space samples.
 
-Accepted layouts: a phantom folder (``dataset.json``), or pairs ``<id>_image.<ext>`` with
+Accepted layouts: a phantom folder (``dataset.json``), pairs ``<id>_image.<ext>`` with
 ``<id>_labels.<ext>`` (or ``<id>.seg.nrrd`` / ``<id>_labels.seg.nrrd`` from Slicer), optionally with
-``<id>.json`` metadata giving the target level. Nothing is skipped silently: every case left out is
+``<id>.json`` metadata giving the target level, or a case store of approvals (``approved``). Nothing is skipped silently: every case left out is
 listed with its reason in the training summary.
 """
 
@@ -32,6 +32,7 @@ class TrainingCase:
     image_path: Path
     labels_path: Path
     metadata: dict[str, Any] | None = None
+    problem: str | None = None  # known before loading why the case cannot be used (listed as left out)
 
 
 @dataclass
@@ -61,6 +62,10 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
     if not folder.is_dir():
         raise InputError("training data folder not found", path=folder)
     dataset_file = folder / "dataset.json"
+    from .approved import approved_cases, is_case_store
+
+    if not dataset_file.exists() and label_source == "labels" and is_case_store(folder):
+        return approved_cases(folder)
     if dataset_file.exists():
         entries = json.loads(dataset_file.read_text(encoding="utf-8"))["cases"]
         key = ("vertebrae" if label_source == "ladder" else "image" if label_source.startswith(LEVEL_SOURCES)

@@ -59,7 +59,7 @@ def prepare_dataset(request: TrainRequest, progress: Progress) -> tuple[list[Pre
     prepared: list[PreparedCase] = []
     for i, case in enumerate(cases):
         progress.update("prepare", i / len(cases), f"case {case.case_id}")
-        result = prepare_case(case, preset, profile)
+        result = case.problem or prepare_case(case, preset, profile)
         if isinstance(result, str):
             summary.left_out.append({"case_id": case.case_id, "reason": result})
             progress.info(f"left out {case.case_id}: {result}")
