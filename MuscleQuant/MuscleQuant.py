@@ -59,6 +59,7 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.segmentationNode = None
         self.modelRows = []
         self.pendingModel = None
+        self.importCommand = None
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -92,6 +93,7 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.applyHuRangeButton.clicked.connect(self.onApplyHuRange)
         self.ui.approveButton.clicked.connect(self.onApprove)
         self.ui.exportCsvButton.clicked.connect(self.onExportCsv)
+        self.ui.trainApprovedButton.clicked.connect(self.onTrainOnApproved)
         self.ui.inputVolumeSelector.currentNodeChanged.connect(self.onInputChanged)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, lambda *a: self.onCancel())
         self.setRunning(False)
@@ -103,6 +105,7 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     # ----- state --------------------------------------------------------------------------------
     def setRunning(self, running, message=""):
         self.ui.runButton.enabled = not running
+        self.ui.trainApprovedButton.enabled = not running
         self.ui.useCurrentSliceButton.enabled = not running and self.segmentationNode is not None
         self.ui.cancelButton.enabled = running
         self.ui.statusLabel.text = message
@@ -279,6 +282,22 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         target = qt.QFileDialog.getSaveFileName(None, "Export measurements", "measurements.csv", "CSV (*.csv)")
         if target:
             shutil.copyfile(Path(source) / "measurements.csv", target)
+
+
+    # ----- training on approved cases ----------------------------------------------------------
+    def onTrainOnApproved(self):
+        from MuscleQuantLib.slicer_bridge import widget_logic
+
+        if not self.logic.ensureDependencies():
+            return
+        job = widget_logic.ApprovedTraining(store=Path(self.ui.caseStorePathLineEdit.currentPath),
+                                            preset=self.currentPreset(), minutes=self.ui.trainMinutesSpinBox.value,
+                                            device=self.ui.deviceComboBox.currentText)
+        train, self.importCommand, _ = widget_logic.approved_training_commands(job)
+        self.startProcess(train, "Training on approved cases…", self.onTrainedOnApproved)
+
+    def onTrainedOnApproved(self, result):
+        self.startProcess(self.importCommand, "Adding the new model…", lambda _: self.onRefreshModels())
 
 
 class MuscleQuantLogic(ScriptedLoadableModuleLogic):

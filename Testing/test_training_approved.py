@@ -12,9 +12,12 @@ from slicer_wiring import engine_inputs, load_volume, middle_slice, slicer_scene
 
 
 def test_approved_cases_train_a_model_and_a_changed_image_is_left_out(slicer_scene, engine_inputs, tmp_path,
-                                                                       run_cli):
+                                                                       monkeypatch):
     from MuscleQuantLib.slicer_bridge import mrml, widget_logic
     from MuscleQuantLib.slicer_bridge.casestore import CaseStore
+    from MuscleQuantLib.slicer_bridge.process import EngineProcess
+
+    monkeypatch.setenv("MUSCLEQUANT_HOME", str(tmp_path / "home"))  # the per-user model cache, isolated
 
     slicer = slicer_scene
     store = CaseStore(tmp_path / "store")
@@ -41,10 +44,15 @@ def test_approved_cases_train_a_model_and_a_changed_image_is_left_out(slicer_sce
     changed = sitk.ReadImage(str(images["case_c"]))
     sitk.WriteImage(changed + 1, str(images["case_c"]))
 
-    out = tmp_path / "run"
-    code, _, stderr = run_cli("train", "--preset", "c3", "--data", store.root, "--out", out, "--profile", "tiny",
-                              "--max-epochs", "1", "--device", "cpu", "--progress", "none")
-    assert code == 0, stderr
+    # the widget's "Train on approved cases": the same command line in a background process, then import
+    job = widget_logic.ApprovedTraining(store=store.root, preset="c3", minutes=5, device="cpu", profile="tiny",
+                                        runs_folder=tmp_path / "models", stamp="20261121.1200")
+    train_command, import_command, out = widget_logic.approved_training_commands(job)
+    EngineProcess([*train_command, "--max-epochs", "1"]).start().wait(timeout=600)
+    imported = EngineProcess(import_command).start().wait(timeout=120)
+    listed = EngineProcess(widget_logic.list_models_command()).start().wait(timeout=120)
+    choices = widget_logic.model_choices(listed["models"], "c3")
+    assert [(row["id"], row["version"]) for row in choices] == [("c3-approved", "20261121.1200")], imported
     summary = json.loads((out / "training_summary.json").read_text(encoding="utf-8"))["dataset"]
     assert summary["cases_found"] == 3 and summary["cases_used"] == 2
     assert [entry["case_id"] for entry in summary["left_out"]] == ["case_c"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,34 @@ def list_models_command(python: str | None = None) -> list[str]:
 def fetch_model_command(model_id: str, version: str | None, python: str | None = None) -> list[str]:
     args = ["models", "fetch", model_id] + (["--version", version] if version else [])
     return musclequant_command(*args, python=python)
+
+
+@dataclasses.dataclass(frozen=True)
+class ApprovedTraining:
+    """A model trained on the case store's approvals: the ``train`` run, then ``models import`` so the new
+    model appears in the model list like any other."""
+
+    store: Path
+    preset: str
+    minutes: float
+    device: str = "auto"
+    profile: str | None = None  # None: the preset's default (cpu)
+    runs_folder: Path = Path.home() / "MuscleQuantModels"
+    stamp: str = ""  # version and folder suffix; default: the time the run starts
+
+    def version(self) -> str:
+        return self.stamp or datetime.now().strftime("%Y%m%d.%H%M%S")
+
+
+def approved_training_commands(job: ApprovedTraining, python: str | None = None) -> tuple[list[str], list[str], Path]:
+    """(train command, import command, run folder) for training ``job.preset`` on the approved cases."""
+    version = job.version()
+    run = Path(job.runs_folder) / f"{job.preset}-approved-{version}"
+    train = musclequant_command("train", "--preset", job.preset, "--data", job.store, "--out", run,
+                                "--max-minutes", f"{job.minutes:g}", "--device", job.device, "--model-id",
+                                f"{job.preset}-approved", "--version", version,
+                                *(["--profile", job.profile] if job.profile else []), python=python)
+    return train, musclequant_command("models", "import", run / "model", python=python), run
 
 
 def segment_command(image: Path, out: Path, run: SegmentRun, python: str | None = None) -> list[str]:
