@@ -33,6 +33,38 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def exclusive(target: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock for updating ``target`` (a lock file beside it), so read-modify-write
+    updates from parallel runs — a batch script quantifying cases side by side — never lose a row."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "a+b") as handle:
+        if os.name == "nt":  # pragma: no cover - Windows Slicer installs
+            import msvcrt
+
+            handle.seek(0)
+            while True:
+                try:
+                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:  # LK_LOCK gives up after ~10 s; keep waiting
+                    continue
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..fileio import write_atomic, write_json
+from ..fileio import exclusive, write_atomic, write_json
 from .definitions import DEFINITIONS
 
 CSV_NAME = "measurements.csv"
@@ -119,15 +119,18 @@ def write_case_json(path: Path, record: dict[str, Any], row: dict[str, Any]) -> 
 
 
 def upsert_csv_row(path: Path, row: dict[str, Any]) -> Path:
-    """Add the case's row to the cohort CSV, replacing an earlier row of the same patient_id."""
-    records, columns = [row], list(row)
-    if path.exists():
-        old = pd.read_csv(path, dtype={"patient_id": str})
-        old = old[old["patient_id"] != str(row["patient_id"])]
-        records = [*old.to_dict("records"), row]
-        columns = [*old.columns, *(c for c in row if c not in old.columns)]
-    table = pd.DataFrame(records, columns=columns)
-    return write_atomic(path, lambda p: table.to_csv(p, index=False))
+    """Add the case's row to the cohort CSV, replacing an earlier row of the same patient_id.
+
+    Locked, so cases quantified in parallel into one folder all keep their rows."""
+    with exclusive(path):
+        records, columns = [row], list(row)
+        if path.exists():
+            old = pd.read_csv(path, dtype={"patient_id": str})
+            old = old[old["patient_id"] != str(row["patient_id"])]
+            records = [*old.to_dict("records"), row]
+            columns = [*old.columns, *(c for c in row if c not in old.columns)]
+        table = pd.DataFrame(records, columns=columns)
+        return write_atomic(path, lambda p: table.to_csv(p, index=False))
 
 
 def write_per_slice(path: Path, rows: list[dict[str, Any]]) -> Path:
