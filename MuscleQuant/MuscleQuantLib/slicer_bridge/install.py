@@ -91,26 +91,27 @@ def plan(version_of: Callable[[str], str] = metadata.version) -> InstallPlan:
             result.torch = TORCH_REQUIREMENT
     except metadata.PackageNotFoundError:
         result.torch = TORCH_REQUIREMENT
-    for name, spec in REQUIREMENTS.items():
-        try:
-            if satisfies(version_of(name), spec):
-                continue
-        except metadata.PackageNotFoundError:
-            pass
-        result.pip.append(f"{name}{spec}")
-    for name, spec in SOURCE_BUILDS.items():
-        try:
-            if satisfies(version_of(name), spec):
-                continue
-        except metadata.PackageNotFoundError:
-            pass
-        result.source_builds.append(f"{name}{spec}")
+    result.pip = _unsatisfied(REQUIREMENTS, version_of)
+    result.source_builds = _unsatisfied(SOURCE_BUILDS, version_of)
     for name in SLICER_OWNED:
         try:
             version_of(name)
         except metadata.PackageNotFoundError:
             result.slicer_owned_problems.append(f"{name} is missing from this Slicer: reinstall Slicer")
     return result
+
+
+def _unsatisfied(requirements: dict[str, str], version_of: Callable[[str], str]) -> list[str]:
+    """``name+spec`` of each requirement that is missing or at a version outside its spec."""
+    missing = []
+    for name, spec in requirements.items():
+        try:
+            if satisfies(version_of(name), spec):
+                continue
+        except metadata.PackageNotFoundError:
+            pass
+        missing.append(f"{name}{spec}")
+    return missing
 
 
 def constraints_text(version_of: Callable[[str], str] = metadata.version) -> str:
