@@ -33,57 +33,83 @@ def apply_hu_window(labels: np.ndarray, hu: np.ndarray, window: tuple[float, flo
     """Drop labelled voxels whose HU lies outside the muscle window (SPEC 2.3 post-processing).
 
     ``only``: the label values the window applies to (the muscles); other labels, such as bone, stay.
+    Only labelled voxels are compared (a 2D preset labels one slice of a volume, a thigh a few percent).
     """
     if window is None:
         return labels
     lo, hi = window
     out = labels.copy()
-    outside = (hu < lo) | (hu > hi)
-    if only is not None:
-        outside &= np.isin(labels, list(only))
-    out[outside] = 0
+    if only is None:
+        candidates = np.flatnonzero(labels)
+    else:
+        candidates = np.flatnonzero(_lookup(labels, {int(v): 1 for v in only}, np.bool_))
+    values = hu.ravel()[candidates]
+    out.ravel()[candidates[(values < lo) | (values > hi)]] = 0
     return out
 
 
 def remove_small_islands(labels: np.ndarray, voxel_size: float, min_size: float) -> np.ndarray:
-    """Remove connected pieces of each label smaller than ``min_size`` (mm² for 2D, mm³ for 3D)."""
+    """Remove connected pieces of each label smaller than ``min_size`` (mm² for 2D, mm³ for 3D).
+
+    One pass per label inside its bounding box: components by ``ndimage.label``, sizes by ``bincount``,
+    erasure through a size lookup (erasing piece by piece over the whole array cost O(pieces × voxels):
+    465 s for a thigh at clinical resolution). A label in one piece is kept whatever its size.
+    """
     if min_size <= 0:
         return labels
     out = labels.copy()
     min_voxels = min_size / voxel_size
-    for value in np.unique(labels):
-        if value == 0:
+    if labels.dtype.kind not in "iu" or labels.dtype.itemsize > 4:
+        labels = labels.astype(np.int64)
+    boxes = ndimage.find_objects(labels)
+    for index, box in enumerate(boxes):
+        if box is None:
             continue
-        pieces, count = ndimage.label(labels == value)
+        value = index + 1
+        pieces, count = ndimage.label(labels[box] == value)
         if count <= 1:
             continue
-        sizes = ndimage.sum(np.ones_like(pieces), pieces, index=np.arange(1, count + 1))
-        for piece, size in enumerate(sizes, start=1):
-            if size < min_voxels:
-                out[pieces == piece] = 0
+        small = np.bincount(pieces.ravel(), minlength=count + 1) < min_voxels
+        small[0] = False
+        if small.any():
+            region = out[box]  # a view: erasing in it erases in ``out``
+            region[small[pieces]] = 0
     return out
 
 
 def midline_x(body_mask: np.ndarray) -> float:
-    """x index (canonical array) of the body's mid-sagittal plane: the mask's centre of mass."""
-    if not body_mask.any():
+    """x index (canonical array) of the body's mid-sagittal plane: the mask's centre of mass (the same
+    exact integer sum over voxels, taken per column)."""
+    columns = body_mask.reshape(-1, body_mask.shape[-1]).sum(axis=0, dtype=np.int64)
+    total = int(columns.sum())
+    if total == 0:
         return (body_mask.shape[-1] - 1) / 2
-    return float(np.nonzero(body_mask)[-1].mean())
+    return float(np.float64(int((columns * np.arange(body_mask.shape[-1], dtype=np.int64)).sum())) / total)
 
 
 def split_sides(labels: np.ndarray, preset: Preset, midline: float) -> np.ndarray:
-    """Training classes → sided output labels (patient left = larger canonical x)."""
-    out = np.zeros(labels.shape, dtype=np.uint16)
-    x = np.arange(labels.shape[-1])
-    is_left = np.broadcast_to(x >= midline, labels.shape)
-    for output in preset.output_labels():
-        selected = labels == output.source_value
-        if output.side == "left":
-            selected &= is_left
-        elif output.side == "right":
-            selected &= ~is_left
-        out[selected] = output.value
+    """Training classes → sided output labels (patient left = larger canonical x).
+
+    Two lookup tables (right and left of the midline) instead of one whole-array pass per output label."""
+    left = {o.source_value: o.value for o in preset.output_labels() if o.side in ("left", None)}
+    right = {o.source_value: o.value for o in preset.output_labels() if o.side in ("right", None)}
+    first_left = min(max(int(np.ceil(midline)), 0), labels.shape[-1])  # x >= midline is patient left
+    out = np.empty(labels.shape, dtype=np.uint16)
+    out[..., :first_left] = _lookup(labels[..., :first_left], right, np.uint16)
+    out[..., first_left:] = _lookup(labels[..., first_left:], left, np.uint16)
     return out
+
+
+def _lookup(labels: np.ndarray, table: dict[int, int], dtype: type) -> np.ndarray:
+    """``table[label]`` per voxel (0 for labels not in the table)."""
+    size = max([int(labels.max(initial=0)), *table]) + 1
+    lut = np.zeros(size, dtype=dtype)
+    for key, value in table.items():
+        if key >= 0:
+            lut[key] = value
+    if labels.dtype.kind not in "iu" or labels.min(initial=0) < 0:
+        return np.where(labels >= 0, lut[np.clip(labels, 0, None).astype(np.int64)], 0).astype(dtype)
+    return lut[labels]
 
 
 def merge_sides(output_labels: np.ndarray, preset: Preset) -> np.ndarray:
