@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("MuscleQuantLib.models.cli", "list, download, import and verify segmentation models"),
     "cohort": ("MuscleQuantSurvivalLib.cli", "cohort survival analysis: validate, km, cox, definitions, stats, deepsurv, report"),
     "demo": ("MuscleQuantLib.demo", "end-to-end demo on phantoms: train, segment, evaluate, quantify, report"),
+    "batch": ("MuscleQuantLib.batch.cli", "measure a cohort: studies to a table, QA gallery and case folders (resumable, parallel)"),
 }
 
 
