@@ -21,6 +21,7 @@ BOX_OFFSET, BOX_SIZE = (4, 3, 1), (10, 8, 3)
 
 def reference_image() -> sitk.Image:
     array = np.full(tuple(reversed(SIZE)), 40, np.int16)
+    array[:, 0, :] = -1000  # a row of air: a CT in HU always holds some (values without any are refused)
     image = sitk.GetImageFromArray(array)
     image.SetSpacing(SPACING)
     image.SetOrigin(tuple(ORIGIN))

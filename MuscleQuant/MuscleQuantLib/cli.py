@@ -139,6 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         return EXIT_USER_ERROR
+    except OSError as exc:  # the file system refused (disk full, read-only, permission): the user can fix it
+        where = f"{exc.filename}: " if exc.filename else ""
+        message = f"{where}cannot read or write: {exc.strerror or ' '.join(str(exc).split())}"
+        progress.error(message)
+        print(f"musclequant {command.name}: error: {message}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         progress.error("cancelled")
         print(f"musclequant {command.name}: cancelled", file=sys.stderr)

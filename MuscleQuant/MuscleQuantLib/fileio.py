@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from .errors import InputError
+
+JOURNAL_PREFIX = ".musclequant-commit-"
 
 
 @contextmanager
@@ -26,11 +33,19 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp creates 0600; results are ordinary files
+        _finish_file(tmp)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _finish_file(tmp: Path) -> None:
+    """Ordinary permissions (mkstemp makes 0600) and the data on disk: fsync reports a full disk that
+    buffered writes did not, so a file is never installed half written."""
+    os.chmod(tmp, 0o666 & ~_current_umask())
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
 
 
 @contextmanager
@@ -80,8 +95,27 @@ def write_atomic(target: str | Path, writer: Callable[[Path], Any]) -> Path:
 
 def write_json(target: str | Path, data: Any) -> Path:
     """Write JSON atomically, with stable key order so that identical runs give identical files."""
-    text = json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n"
+    text = json_text(data)
     return write_atomic(target, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def json_text(data: Any) -> str:
+    """Strict JSON (RFC 8259): a non-finite number becomes null, because NaN/Infinity literals are not
+    JSON and strict parsers (the Slicer module's protocol, JavaScript) reject the whole document."""
+    return json.dumps(strict_json(data), indent=2, sort_keys=True, default=_json_default, allow_nan=False) + "\n"
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every NaN/±inf float (also numpy scalars and arrays) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
+        return strict_json(value.tolist())
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -99,3 +133,172 @@ def names_existing_path(path: Path) -> bool:
         return path.exists()
     except OSError:
         return False
+
+
+def try_exclusive(target: str | Path, what: str) -> Any:
+    """A held lock on ``target`` (a lock file beside it), or a one-line refusal when another process
+    holds it: two runs writing one result (two ``train`` into one --out) would mix their files.
+    The lock goes with the process, also when it is killed. Close the returned handle to release it."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(target.parent / f".{target.name}.lock", "a+b")  # noqa: SIM115 - returned to the caller
+    try:
+        if os.name == "nt":  # pragma: no cover - Windows Slicer installs
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise InputError(f"another {what} is writing here right now; wait for it or choose another folder",
+                         path=target) from None
+    return handle
+
+
+class Commit:
+    """Several outputs that appear together or not at all, and never destroy the previous result early.
+
+    Each output is first written completely to a staged name beside its target (``file`` /
+    ``folder``). ``commit()`` then records the (staged, target) pairs in a journal file — the commit
+    point — and renames every staged output over its target. A crash before the journal leaves the
+    previous result untouched (stale staged files are cleaned later); a crash after it is finished by
+    :func:`recover`, which every commit into the same folder runs first. Renames need no free space,
+    so a full disk can only fail while staging, when nothing of the previous result has changed.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.staged: list[tuple[Path, Path]] = []
+
+    def __enter__(self) -> Commit:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        recover(self.folder)
+        return self
+
+    def _stage_name(self, target: Path) -> Path:
+        target = Path(target)
+        if target.parent.resolve() != self.folder.resolve():
+            raise ValueError(f"{target} is not in {self.folder}")
+        suffix = "".join(target.suffixes) or ".tmp"
+        fd, name = tempfile.mkstemp(prefix=f".{target.name.split('.')[0]}-{os.getpid()}-", suffix=f".mqstage{suffix}",
+                                    dir=self.folder)
+        os.close(fd)
+        self.staged.append((Path(name), target))
+        return Path(name)
+
+    def file(self, target: str | Path) -> Path:
+        """A staged path for the file ``target`` (its suffixes kept, for writers that choose the format by name)."""
+        return self._stage_name(Path(target))
+
+    def folder_for(self, target: str | Path) -> Path:
+        """A staged empty folder for the folder ``target``."""
+        path = self._stage_name(Path(target))
+        path.unlink()
+        path.mkdir()
+        return path
+
+    def commit(self) -> None:
+        for staged, _ in self.staged:
+            if staged.is_file():
+                _finish_file(staged)
+        _fsync_dir(self.folder)
+        journal = self.folder / f"{JOURNAL_PREFIX}{os.getpid()}.json"
+        with exclusive(self.folder / ".musclequant-commit"):
+            write_atomic(journal, lambda p: p.write_text(json.dumps(
+                [[s.name, t.name] for s, t in self.staged]), encoding="utf-8"))  # the commit point
+            _install(self.folder, [(s.name, t.name) for s, t in self.staged])
+            journal.unlink()
+            _fsync_dir(self.folder)
+        self.staged = []
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None and self.staged:
+            self.commit()
+        for staged, _ in self.staged:  # not committed: remove what was staged
+            _remove(staged)
+        self.staged = []
+
+
+def _install(folder: Path, pairs: list[tuple[str, str]]) -> None:
+    """Move each staged output over its target (a replaced folder goes aside first, then is removed)."""
+    for staged_name, target_name in pairs:
+        staged, target = folder / staged_name, folder / target_name
+        if not staged.exists():  # already installed by an earlier, interrupted run of this journal
+            continue
+        if staged.is_dir() and target.is_dir():
+            aside = folder / f".{target_name}-{os.getpid()}.mqold"
+            _remove(aside)
+            os.rename(target, aside)
+            os.rename(staged, target)
+            _remove(aside)
+        else:
+            os.replace(staged, target)
+
+
+def recover(folder: str | Path) -> None:
+    """Finish commits that a killed process left in ``folder`` after its commit point, and remove the
+    staged outputs of processes that died before theirs."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    with exclusive(folder / ".musclequant-commit"):
+        for journal in sorted(folder.glob(f"{JOURNAL_PREFIX}*.json")):
+            try:
+                pairs = json.loads(journal.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            _install(folder, [(str(s), str(t)) for s, t in pairs])
+            journal.unlink(missing_ok=True)
+        for stale in folder.glob(".*.mqstage*"):
+            match = re.search(r"-(\d+)-[a-z0-9_]+\.mqstage", stale.name)
+            if match and not _alive(int(match[1])):
+                _remove(stale)
+        for aside in folder.glob(".*.mqold"):
+            _remove(aside)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name == "nt":  # pragma: no cover
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_writable_folder(folder: str | Path, field: str = "--out") -> Path:
+    """Refuse an output folder that is a file, or that cannot be created or written, before any work."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("exists and is not a folder", path=folder, field=field)
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"cannot create the output folder: {existing} is a file", path=folder, field=field)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write here: {existing} is read-only", path=folder, field=field)
+    return folder

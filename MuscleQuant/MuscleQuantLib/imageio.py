@@ -7,6 +7,7 @@ file and the reason, before any output is created.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import struct
 import zlib
@@ -31,17 +32,53 @@ def image_suffix(path: str | Path) -> str:
     return next((s for s in IMAGE_SUFFIXES if name.endswith(s)), "")
 
 
-def read_image(path: str | Path, *, allow_single_slice: bool = False, series_uid: str | None = None) -> sitk.Image:
+MAX_FIELD_OF_VIEW_MM = 2500.0  # no body part is longer: a larger grid means a wrong spacing, not a big patient
+MAX_SPACING_MM = 100.0
+CT_AIR_OR_FAT_HU = -150.0  # every CT in HU holds air or fat below this; a display export (0..255) does not
+CT_MAX_HU = 65535.0
+PIXEL_BYTES = {sitk.sitkUInt8: 1, sitk.sitkInt8: 1, sitk.sitkUInt16: 2, sitk.sitkInt16: 2, sitk.sitkUInt32: 4,
+               sitk.sitkInt32: 4, sitk.sitkUInt64: 8, sitk.sitkInt64: 8, sitk.sitkFloat32: 4, sitk.sitkFloat64: 8}
+MAX_COMPRESSION_RATIO = 1100  # deflate cannot do better than ~1032:1, even on zeros
+
+
+def read_image(path: str | Path, *, allow_single_slice: bool = False, series_uid: str | None = None,
+               modality: str | None = None) -> sitk.Image:
     """Read a 3D scalar image from a NIfTI/NRRD/MHA file or a DICOM series folder.
 
     ``allow_single_slice`` accepts a 2D image (or a 3D image one slice thick) as a one-slice volume,
-    which single-slice L3/C3 exports need; otherwise such input is refused.
+    which single-slice L3/C3 exports need; otherwise such input is refused. ``modality`` ("CT"/"MR")
+    also checks the voxel values (:func:`check_intensities`), for images that will be measured.
     """
     path = Path(path)
     if not path.exists():
         raise InputError("file or folder not found", path=path)
     image = _read_dicom_folder(path, series_uid) if path.is_dir() else _read_file(path)
-    return _validated(image, path, allow_single_slice)
+    image = _validated(image, path, allow_single_slice)
+    if modality is not None:
+        check_intensities(image, modality, path)
+    return image
+
+
+def check_intensities(image: sitk.Image, modality: str, path: str | Path | None = None) -> None:
+    """Refuse voxel values that would silently give a wrong measurement: NaN/inf (dropped from every HU
+    window, so an all-NaN CT measured 0 cm²), and for CT values that are not Hounsfield units."""
+    array = sitk.GetArrayViewFromImage(image)
+    if np.issubdtype(array.dtype, np.floating):
+        bad = ~np.isfinite(array)
+        if bad.any():
+            first = tuple(int(v) for v in reversed(np.argwhere(bad)[0]))
+            raise InputError(f"{int(bad.sum())} of {array.size} voxels are NaN or infinite (first at index {first}); "
+                             f"a {modality} image must hold finite values", path=path, field="voxel values")
+    if modality.upper() != "CT" or array.size == 0:
+        return
+    low, high = float(array.min()), float(array.max())
+    if low > CT_AIR_OR_FAT_HU:
+        raise InputError(f"CT values range {low:g}..{high:g} with nothing below {CT_AIR_OR_FAT_HU:g} (no air or fat), "
+                         "so they are not Hounsfield units: a display-windowed export or stored values without "
+                         "their rescale slope/intercept? Export the CT in HU", path=path, field="voxel values")
+    if high > CT_MAX_HU:
+        raise InputError(f"CT maximum {high:g} is far above any Hounsfield unit (> {CT_MAX_HU:g}); export the CT "
+                         "in HU", path=path, field="voxel values")
 
 
 def _read_file(path: Path) -> sitk.Image:
@@ -56,19 +93,74 @@ def _read_file(path: Path) -> sitk.Image:
             "not a readable image (unknown or unsupported format; expected NIfTI, NRRD, MHA or a DICOM folder)",
             path=path,
         ) from None
+    data_bytes = _claimed_bytes(reader, path)
+    if image_suffix(path) in (".nii", ".nii.gz"):
+        _check_nifti_header(path)
+        _check_nifti_complete(path, data_bytes)  # before reading: a tiny file may claim gigabytes
+    elif image_suffix(path) in (".nrrd", ".mha") and data_bytes > MAX_COMPRESSION_RATIO * path.stat().st_size:
+        raise InputError(f"header claims {data_bytes / 1e6:.0f} MB of voxels but the file holds only "
+                         f"{path.stat().st_size} bytes (corrupt header or truncated file)", path=path)
     try:
         image = reader.Execute()
-    except RuntimeError as exc:
+    except (RuntimeError, MemoryError) as exc:
         raise InputError(f"image data could not be read (truncated or corrupt file): {_first_line(exc)}", path=path) from None
-    if image_suffix(path) in (".nii", ".nii.gz"):
-        _check_nifti_complete(path, image)
     return image
 
 
-def _check_nifti_complete(path: Path, image: sitk.Image) -> None:
+def _claimed_bytes(reader: sitk.ImageFileReader, path: Path) -> int:
+    """The voxel bytes the header claims, refused when the grid itself is absurd."""
+    size = reader.GetSize()
+    per_component = PIXEL_BYTES.get(reader.GetPixelID(), 8)
+    total = int(np.prod([int(v) for v in size], dtype=object)) * reader.GetNumberOfComponents() * per_component
+    if total > 1 << 36:  # 64 GiB: no CT or MR is that large
+        raise InputError(f"header claims a grid of {tuple(size)} voxels ({total / 1e9:.0f} GB); corrupt header?",
+                         path=path)
+    return total
+
+
+def _nifti_header_fields(header: bytes) -> tuple[list[int], list[float], list[float]] | None:
+    """(dim, pixdim, srow x/y/z) of a NIfTI-1 or NIfTI-2 header in either byte order; None if neither."""
+    for order in "<>":
+        if len(header) >= 348 and struct.unpack(f"{order}i", header[:4])[0] == 348:
+            dim = list(struct.unpack(f"{order}8h", header[40:56]))
+            pixdim = list(struct.unpack(f"{order}8f", header[76:108]))
+            sform = struct.unpack(f"{order}h", header[254:256])[0]
+            srow = list(struct.unpack(f"{order}12f", header[280:328])) if sform > 0 else []
+            return dim, pixdim, srow
+        if len(header) >= 540 and struct.unpack(f"{order}i", header[:4])[0] == 540:
+            dim = list(struct.unpack(f"{order}8q", header[16:80]))
+            pixdim = list(struct.unpack(f"{order}8d", header[104:168]))
+            sform = struct.unpack(f"{order}i", header[348:352])[0]
+            srow = list(struct.unpack(f"{order}12d", header[400:496])) if sform > 0 else []
+            return dim, pixdim, srow
+    return None
+
+
+def _check_nifti_header(path: Path) -> None:
+    """The raw voxel sizes: ITK's NIfTI reader replaces a zero or NaN pixdim by 1 mm and takes a negative
+    one as a flip, which would silently change every area and swap left and right."""
+    with _open_maybe_gzip(path) as handle:
+        fields = _nifti_header_fields(handle.read(544))
+    if fields is None:
+        return
+    dim, pixdim, srow = fields
+    for axis in range(1, min(max(dim[0], 1), 3) + 1):
+        value = pixdim[axis]
+        if not np.isfinite(value) or value <= 0:
+            what = "not a number" if np.isnan(value) else "infinite" if not np.isfinite(value) else (
+                "0" if value == 0 else f"negative ({value:g})")
+            raise InputError(f"voxel size pixdim[{axis}] is {what}; the true spacing is unknown (a reader would "
+                             "assume 1 mm or flip the axis), so the image is refused", path=path, field="pixdim")
+    if srow and not all(np.isfinite(v) for v in srow):
+        raise InputError("sform matrix holds NaN or infinite values", path=path, field="srow")
+
+
+def _check_nifti_complete(path: Path, data_bytes: int) -> None:
     """ITK's NIfTI reader pads a truncated file with zeros instead of failing; check the byte count."""
-    data_bytes = image.GetNumberOfPixels() * image.GetNumberOfComponentsPerPixel() * image.GetSizeOfPixelComponent()
     if path.name.lower().endswith(".gz"):
+        if data_bytes > MAX_COMPRESSION_RATIO * path.stat().st_size + (1 << 20):
+            raise InputError(f"header claims {data_bytes / 1e6:.0f} MB of voxels but the compressed file holds only "
+                             f"{path.stat().st_size} bytes (corrupt header or truncated file)", path=path)
         available, complete = _gzip_length(path)
         if not complete:
             raise InputError("truncated or corrupt file (compressed stream ends early)", path=path)
@@ -121,12 +213,61 @@ def _read_dicom_folder(path: Path, series_uid: str | None) -> sitk.Image:
     elif series_uid not in series:
         raise InputError(f"DICOM series {series_uid} not in folder (found: {', '.join(series)})", path=path)
     files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series_uid)
+    _check_slice_positions(path, files)
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
     try:
         return reader.Execute()
     except RuntimeError as exc:
         raise InputError(f"DICOM series {series_uid} could not be read: {_first_line(exc)}", path=path) from None
+
+
+def _dicom_geometry(file: str) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]] | None:
+    """(ImagePositionPatient, ImageOrientationPatient, PixelSpacing) of one DICOM file, None if absent."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(file)
+    try:
+        reader.ReadImageInformation()
+        position = np.array([float(v) for v in reader.GetMetaData("0020|0032").split("\\")])
+        orientation = np.array([float(v) for v in reader.GetMetaData("0020|0037").split("\\")])
+        spacing = tuple(round(float(v), 4) for v in reader.GetMetaData("0028|0030").split("\\"))
+    except (RuntimeError, ValueError):
+        return None
+    if position.size != 3 or orientation.size != 6:
+        return None
+    return position, orientation, spacing
+
+
+def _check_slice_positions(folder: Path, files: tuple[str, ...] | list[str]) -> None:
+    """Refuse a series whose slices are not one evenly spaced stack: ITK would give it one uniform
+    spacing anyway (duplicate positions read as 0.9 mm instead of 5 mm, a gap stretched over the rest)."""
+    if len(files) < 2:
+        return
+    found = [(f, _dicom_geometry(f)) for f in files]
+    missing = [Path(f).name for f, g in found if g is None]
+    if missing:
+        raise InputError(f"{len(missing)} file(s) lack ImagePositionPatient/ImageOrientationPatient/PixelSpacing "
+                         f"(e.g. {missing[0]}); slice positions cannot be checked", path=folder)
+    orientation, spacing = found[0][1][1], found[0][1][2]  # type: ignore[index]
+    for f, (_, o, sp) in found:  # type: ignore[misc]
+        if not np.allclose(o, orientation, atol=1e-4):
+            raise InputError(f"{Path(f).name} has another ImageOrientationPatient than {Path(files[0]).name}; "
+                             "one series must be one stack", path=folder, field="ImageOrientationPatient")
+        if sp != spacing:
+            raise InputError(f"PixelSpacing changes within the series ({spacing} in {Path(files[0]).name}, {sp} in "
+                             f"{Path(f).name}); resample the series to one grid first", path=folder, field="PixelSpacing")
+    normal = np.cross(orientation[:3], orientation[3:])
+    positions = sorted((float(np.dot(g[0], normal)), Path(f).name) for f, g in found)  # type: ignore[index]
+    steps = np.diff([p for p, _ in positions])
+    for step, (a, b) in zip(steps, zip(positions, positions[1:], strict=False), strict=True):
+        if step < 1e-3:
+            raise InputError(f"duplicate slice position {a[0]:.3f} mm ({a[1]} and {b[1]}); remove the duplicate",
+                             path=folder, field="ImagePositionPatient")
+    if steps.max() - steps.min() > max(0.01, 0.01 * float(np.median(steps))):
+        raise InputError(f"slice spacing varies from {steps.min():.3f} to {steps.max():.3f} mm along the stack "
+                         f"(missing slices or a changing spacing near position "
+                         f"{positions[int(np.argmax(np.abs(steps - np.median(steps))))][0]:.1f} mm); export the complete "
+                         "series or resample it to even spacing first", path=folder, field="ImagePositionPatient")
 
 
 def _validated(image: sitk.Image, path: Path, allow_single_slice: bool) -> sitk.Image:
@@ -157,9 +298,16 @@ def _validated(image: sitk.Image, path: Path, allow_single_slice: bool) -> sitk.
     spacing = image.GetSpacing()
     if not all(np.isfinite(s) and s > 0 for s in spacing):
         raise InputError(f"invalid voxel spacing {spacing}", path=path)
+    if max(spacing) > MAX_SPACING_MM or max(s * n for s, n in zip(spacing, size, strict=True)) > MAX_FIELD_OF_VIEW_MM:
+        raise InputError(f"voxel spacing {tuple(round(s, 4) for s in spacing)} mm over {size} voxels gives a field of "
+                         f"view beyond {MAX_FIELD_OF_VIEW_MM:g} mm (or a voxel over {MAX_SPACING_MM:g} mm); the "
+                         "spacing is wrong", path=path, field="spacing")
+    if not all(np.isfinite(v) for v in image.GetOrigin()):
+        raise InputError("origin holds NaN or infinite values", path=path, field="origin")
     direction = np.array(image.GetDirection()).reshape(3, 3)
-    if not np.all(np.isfinite(direction)) or abs(abs(np.linalg.det(direction)) - 1) > 1e-3:
-        raise InputError("invalid direction matrix (not a rotation)", path=path)
+    if not np.all(np.isfinite(direction)) or not np.allclose(direction.T @ direction, np.eye(3), atol=1e-3):
+        raise InputError("invalid direction matrix (not a rotation: its axes are not orthogonal unit vectors, "
+                         "e.g. a sheared grid)", path=path, field="direction")
     return image
 
 
@@ -181,14 +329,17 @@ def geometry(image: sitk.Image) -> dict[str, Any]:
 
 
 def describe(image: sitk.Image) -> dict[str, Any]:
-    """Geometry plus pixel type and intensity range."""
+    """Geometry plus pixel type and intensity range (of the finite voxels; strict JSON, never NaN)."""
     array = sitk.GetArrayViewFromImage(image)
     info = geometry(image)
+    finite = np.isfinite(array) if np.issubdtype(array.dtype, np.floating) else None
+    values = array[finite] if finite is not None else array
     info.update(
         pixel_type=image.GetPixelIDTypeAsString(),
-        min=float(array.min()),
-        max=float(array.max()),
-        mean=float(array.mean()),
+        min=float(values.min()) if values.size else None,
+        max=float(values.max()) if values.size else None,
+        mean=float(values.mean(dtype=np.float64)) if values.size else None,
+        non_finite_voxels=int(array.size - values.size),
     )
     return info
 
@@ -239,15 +390,35 @@ def write_image(image: sitk.Image, path: str | Path, *, compress: bool = True) -
     if not image_suffix(path):
         raise InputError(f"unsupported output format (use one of {', '.join(IMAGE_SUFFIXES)})", path=path)
     with atomic_path(path) as tmp:
-        sitk.WriteImage(image, str(tmp), compress)
+        write_image_to(image, tmp, compress)
     return path
 
 
-def write_labelmap(labels: np.ndarray | sitk.Image, reference: sitk.Image, path: str | Path) -> Path:
-    """Write a label map on exactly the grid of ``reference`` (integer type, compressed)."""
+def write_image_to(image: sitk.Image, path: str | Path, compress: bool = True) -> None:
+    """Write and check the written file: ITK's NIfTI writer ignores a full disk and leaves a truncated
+    file behind with no error, so the file is checked complete before anyone installs it."""
+    path = Path(path)
+    try:
+        sitk.WriteImage(image, str(path), compress)
+    except RuntimeError as exc:
+        raise OSError(errno.EIO, f"image could not be written ({_first_line(exc)})", str(path)) from None
+    expected = image.GetNumberOfPixels() * image.GetNumberOfComponentsPerPixel() * image.GetSizeOfPixelComponent()
+    if image_suffix(path) in (".nii", ".nii.gz"):
+        try:
+            _check_nifti_complete(path, expected)
+        except InputError:
+            raise OSError(errno.ENOSPC, "image file was written incomplete (disk full?)", str(path)) from None
+
+
+def labelmap_image(labels: np.ndarray | sitk.Image, reference: sitk.Image) -> sitk.Image:
+    """A label map on exactly the grid of ``reference``, in the smallest unsigned integer type."""
     array = sitk.GetArrayFromImage(labels) if isinstance(labels, sitk.Image) else np.asarray(labels)
     if array.size and (array.min() < 0 or not np.all(np.equal(np.mod(array, 1), 0))):
         raise ValueError("label maps hold non-negative integers")
     max_label = int(array.max()) if array.size else 0
-    image = image_from_array(array.astype(labelmap_pixel_type(max_label)), reference)
-    return write_image(image, path)
+    return image_from_array(array.astype(labelmap_pixel_type(max_label)), reference)
+
+
+def write_labelmap(labels: np.ndarray | sitk.Image, reference: sitk.Image, path: str | Path) -> Path:
+    """Write a label map on exactly the grid of ``reference`` (integer type, compressed)."""
+    return write_image(labelmap_image(labels, reference), path)

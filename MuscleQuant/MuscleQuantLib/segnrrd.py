@@ -32,6 +32,7 @@ class Segmentation:
     names: dict[int, str]
     colors: dict[int, tuple[float, float, float]]
     overlaps: dict[tuple[str, str], int] = field(default_factory=dict)  # voxels claimed by both
+    empty: list[str] = field(default_factory=list)  # segments whose value matches no voxel (reported)
 
 
 def is_seg_nrrd(path: str | Path) -> bool:
@@ -94,6 +95,7 @@ def read_seg_nrrd(path: str | Path, reference: sitk.Image) -> Segmentation:
     names: dict[int, str] = {}
     colors: dict[int, tuple[float, float, float]] = {}
     overlaps: dict[tuple[str, str], int] = {}
+    empty: list[str] = []
     for new_value, index in enumerate(sorted(segments), start=1):
         fields = segments[index]
         try:
@@ -103,15 +105,20 @@ def read_seg_nrrd(path: str | Path, reference: sitk.Image) -> Segmentation:
             raise InputError(f"Segment{index}: Layer/LabelValue is not an integer", path=path) from None
         if not 0 <= layer < layers.shape[-1]:
             raise InputError(f"Segment{index}: layer {layer} but the file has {layers.shape[-1]} layer(s)", path=path)
+        if label_value <= 0:  # 0 is the background of every layer: the segment would claim all of it
+            raise InputError(f"LabelValue {label_value}: a segment's value must be positive (0 is the background "
+                             "of its layer)", path=path, field=f"Segment{index}_LabelValue")
         mask = layers[..., layer] == label_value
         names[new_value] = fields.get("Name", f"segment_{index}")
+        if not mask.any():
+            empty.append(names[new_value])
         colors[new_value] = _color(fields.get("Color"))
         for earlier in np.unique(target[mask]):
             if earlier:
                 overlaps[(names[int(earlier)], names[new_value])] = int(np.count_nonzero(target[mask] == earlier))
         target[mask] = new_value
     labels = labels.astype(np.uint8) if len(names) <= 255 else labels
-    return Segmentation(labels, names, colors, overlaps)
+    return Segmentation(labels, names, colors, overlaps, empty)
 
 
 def _color(text: str | None) -> tuple[float, float, float]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
 from ..command import Command
 from ..errors import InputError
+from ..fileio import check_writable_folder
 from ..progress import Progress
 
 FORMATS = {"nifti": ".nii.gz", "nrrd": ".nrrd", "mha": ".mha"}
@@ -31,9 +33,37 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def check_device(text: str) -> str:
+    """Refuse a device torch does not know (``tpu``) in one line, before anything is loaded."""
+    if not DEVICE_PATTERN.fullmatch(text):
+        raise InputError(f"unknown device {text!r}; use auto, cpu, cuda, cuda:N or mps", field="--device")
+    return text
+
+
+def _check_protocol(model: Path, protocol: str) -> None:
+    """A --protocol the model's preset has no level for is refused, not silently ignored."""
+    from ..levels.specs import LEVEL_SPECS, check_protocol
+    from ..models.card import read_card
+
+    preset = read_card(model)["preset"]
+    specs = [s for s in LEVEL_SPECS.values() if preset in s.muscle_presets or preset == s.level_preset]
+    if not specs:
+        raise InputError(f"preset {preset!r} has no level finder, so it has no protocols", field="--protocol")
+    check_protocol(specs[0], protocol)
+
+
 def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     if not args.model.is_dir():
         raise InputError("model folder not found", path=args.model)
+    check_device(args.device)
+    check_writable_folder(args.out)
+    if args.slice_index is not None and args.slice_index < 0:
+        raise InputError(f"slice {args.slice_index} is negative; stored slices count from 0", field="--slice")
+    if args.protocol is not None:
+        _check_protocol(args.model, args.protocol)
     from .segment import SegmentRequest, segment  # torch/MONAI load only when segmenting
 
     request = SegmentRequest(image=args.image, model=args.model, out=args.out, preset=args.preset,

@@ -12,8 +12,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
-from ..fileio import write_json
-from ..imageio import geometry, read_image, write_labelmap
+from ..fileio import Commit, json_text
+from ..imageio import geometry, labelmap_image, read_image, write_image_to
 from ..pipeline.geometry import canonical_slice_index, from_canonical, slice_position_mm, to_canonical
 from ..pipeline.intensity import body_mask_ct, foreground_mask
 from ..pipeline.postprocess import (
@@ -76,7 +76,7 @@ def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict
         raise InputError(f"model is for preset {preset.name!r}, not {request.preset!r}", path=request.model,
                          field="--preset")
     progress.update("segment", 0.15, f"reading {request.image}")
-    image = read_image(request.image, allow_single_slice=preset.spatial_dims == 2)
+    image = read_image(request.image, allow_single_slice=preset.spatial_dims == 2, modality=preset.modality)
     hu_window = resolve_hu_range(request.hu_range or preset.hu_range) if preset.modality == "CT" else None
     canonical = to_canonical(image)
     hu = sitk.GetArrayFromImage(canonical).astype(np.float32)
@@ -108,8 +108,9 @@ def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict
     output = from_canonical(_like(sided, canonical), image)
     summary = _summary(request, image, preset, card, output, hu_window, slice_info, body_midline, device.type,
                        time.monotonic() - started)
-    write_labelmap(output, image, labels_path)
-    write_json(summary_path, summary)
+    with Commit(request.out) as commit:  # label map and summary appear together; the old pair stays until then
+        write_image_to(labelmap_image(output, image), commit.file(labels_path))
+        commit.file(summary_path).write_text(json_text(summary), encoding="utf-8")
     summary["files"] = {"labels": str(labels_path), "summary": str(summary_path)}
     return summary
 

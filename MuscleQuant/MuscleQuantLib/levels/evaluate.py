@@ -26,8 +26,13 @@ def evaluation_cases(folder: str | Path) -> list[tuple[str, Path, dict[str, Any]
     dataset = folder / "dataset.json"
     cases = []
     if dataset.exists():
-        for entry in json.loads(dataset.read_text(encoding="utf-8"))["cases"]:
-            cases.append((entry["case_id"], folder / entry["image"], json.loads((folder / entry["metadata"]).read_text(encoding="utf-8"))))
+        from ..datasetfile import read_dataset, read_json_object
+
+        for entry in read_dataset(folder):
+            if not entry.get("metadata"):
+                raise InputError(f"case {entry['case_id']!r} has no 'metadata'", path=dataset, field="metadata")
+            cases.append((entry["case_id"], folder / entry["image"],
+                          read_json_object(folder / entry["metadata"], "case metadata")))
     else:
         for image_path in sorted(folder.iterdir()):
             suffix = image_suffix(image_path)

@@ -77,6 +77,11 @@ def _run(args: argparse.Namespace, progress: Progress) -> Any:
             else:
                 _print_table(rows)
         return {"models": rows}
+    if action in ("fetch", "import"):  # a read-only or misplaced cache is refused before any download or copy
+        from ..fileio import check_writable_folder
+        from .registry import models_dir
+
+        check_writable_folder(models_dir(), field="model cache ($MUSCLEQUANT_HOME)")
     if action == "fetch":
         result = fetch_model(args.model_id, args.model_version, registry_path=args.registry, force=args.force,
                              progress=progress)

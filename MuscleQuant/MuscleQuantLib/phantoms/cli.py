@@ -45,6 +45,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    if args.seed < 0:
+        raise InputError(f"{args.seed}: must be a non-negative integer", field="--seed")
+    from ..fileio import check_writable_folder
+
+    check_writable_folder(args.out)
     if args.cohort is not None and args.cohort < 1:
         raise InputError("must be at least 1", field="--cohort")
     if args.n is not None and args.n < 1:

@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 from ..command import Command
 from ..errors import InputError
-from ..fileio import names_existing_path, write_json
+from ..fileio import Commit, check_writable_folder, exclusive, json_text, names_existing_path
 from ..imageio import image_suffix
 from ..progress import Progress
 from .engine import QuantifyOptions, quantify_files
 from .patient import make_patient
 from .presets import HU_RANGES, PRESET_NAMES
-from .qa import write_qa_png
+from .qa import render_qa_png
 from .report import (
     COLUMNS_NAME,
     CSV_NAME,
+    case_json,
     column_dictionary,
-    upsert_csv_row,
-    write_case_json,
-    write_per_slice,
+    read_measurements,
+    upserted_table,
 )
 
 
@@ -48,6 +49,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modality", choices=("CT", "MR"), help="override the preset's modality")
     parser.add_argument("--label-names", help="JSON file {label: name} or inline '1=psoas_major,2=...'; "
                         "when given, only these labels are measured")
+    parser.add_argument("--label-map-from", metavar="SOURCE",
+                        help="another tool's label map: 'totalsegmentator' (v2 'total' ids; preset l3) or a mapping "
+                        "JSON {\"map\": {\"<value>\": \"<preset label>\" or null}}; unmapped values are ignored "
+                        "with a warning")
+    parser.add_argument("--ignore-unknown-labels", action="store_true",
+                        help="measure only the preset's label values and warn about the others (default: refuse)")
     parser.add_argument("--metadata", type=Path, help="case JSON (phantom or engine): label names, level, patient data")
     parser.add_argument("--model-card", type=Path, help="model card JSON: its id and SHA-256 go into every output")
     parser.add_argument("--patient-id", help="case identifier (default: metadata case_id, else the image name)")
@@ -113,12 +120,21 @@ def _patient_id(args: argparse.Namespace, metadata: dict[str, Any] | None) -> st
     if not raw:
         name = args.image.name
         raw = name[: -len(image_suffix(name))] if image_suffix(name) else name
-    return str(raw)
+    raw = str(raw)
+    # The id names the output files: no folders, no hidden files, nothing a file system or CSV mangles.
+    if (not raw.strip() or raw != raw.strip() or raw.startswith(".") or any(c in raw for c in "/\\")
+            or any(ord(c) < 32 for c in raw) or len(raw) > 128):
+        raise InputError(f"{raw!r} is not usable as a case identifier (no path separators, leading dot, control "
+                         "characters or surrounding spaces; at most 128 characters)",
+                         field="--patient-id" if args.patient_id else "case_id")
+    return raw
 
 
 def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
-    if args.out.exists() and not args.out.is_dir():
-        raise InputError("exists and is not a folder", path=args.out)
+    check_writable_folder(args.out)
+    if args.midline_mm is not None and not math.isfinite(args.midline_mm):
+        raise InputError(f"{args.midline_mm} is not a position in mm", field="--midline-mm")
+    read_measurements(args.out / CSV_NAME)  # a foreign or broken table is refused before any work
     metadata = _read_json(args.metadata, "metadata") if args.metadata else None
     subject = (metadata or {}).get("subject") or {}
     patient = make_patient(
@@ -132,23 +148,39 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         label_names=parse_label_names(args.label_names) if args.label_names else None,
         patient_id=_patient_id(args, metadata), metadata=metadata,
         model=read_model_card(args.model_card) if args.model_card else None, midline_mm=args.midline_mm,
-        per_slice=args.per_slice, tmt_slice_index=args.tmt_slice_index)
+        per_slice=args.per_slice, tmt_slice_index=args.tmt_slice_index,
+        ignore_unknown_labels=args.ignore_unknown_labels, label_map_from=args.label_map_from)
     progress.update("quantify", 0.1, f"measuring {options.patient_id}")
     result = quantify_files(args.image, args.labels, options, patient)
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", options.patient_id)
-    files = {"json": args.out / f"{stem}.json", "csv": args.out / CSV_NAME, "columns": args.out / COLUMNS_NAME}
-    write_case_json(files["json"], result.record, result.row)
-    upsert_csv_row(files["csv"], result.row)
-    write_json(files["columns"], column_dictionary())
-    if args.per_slice:
-        files["per_slice"] = write_per_slice(args.out / f"{stem}_per_slice.csv", result.per_slice)
-    if not args.no_qa:
-        files["qa"] = write_qa_png(result, args.out / f"{stem}_qa.png")
+    files = write_outputs(args.out, options.patient_id, result, per_slice=args.per_slice, qa=not args.no_qa)
     for warning in result.record["warnings"]:
         progress.info(f"warning: {warning}")
     progress.update("quantify", 1.0, f"CSA {result.row['csa_total_cm2']:.2f} cm² on slice {result.row['slice_index']}")
     return {"patient_id": options.patient_id, "files": {k: str(v) for k, v in files.items()},
             "warnings": result.record["warnings"]}
+
+
+def write_outputs(out: Path, patient_id: str, result, *, per_slice: bool, qa: bool) -> dict[str, Path]:
+    """The case JSON, its CSV row, the column dictionary, per-slice table and QA figure, committed together:
+    a failure anywhere (full disk, read-only folder, a kill) leaves every earlier file as it was."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", patient_id)
+    files = {"json": out / f"{stem}.json", "csv": out / CSV_NAME, "columns": out / COLUMNS_NAME}
+    if per_slice:
+        files["per_slice"] = out / f"{stem}_per_slice.csv"
+    if qa:
+        files["qa"] = out / f"{stem}_qa.png"
+    with exclusive(files["csv"]), Commit(out) as commit:  # the lock keeps parallel cases' rows
+        table = upserted_table(files["csv"], result.row)
+        table.to_csv(commit.file(files["csv"]), index=False)
+        commit.file(files["json"]).write_text(json_text(case_json(result.record, result.row)), encoding="utf-8")
+        commit.file(files["columns"]).write_text(json_text(column_dictionary()), encoding="utf-8")
+        if per_slice:
+            import pandas as pd
+
+            pd.DataFrame(result.per_slice).to_csv(commit.file(files["per_slice"]), index=False)
+        if qa:
+            render_qa_png(result, commit.file(files["qa"]))
+    return files
 
 
 COMMAND = Command("quantify", "measure muscle CSA, attenuation, IMAT, volumes, indices and sarcopenia for one case",

@@ -16,10 +16,11 @@ import SimpleITK as sitk
 
 from .. import __version__
 from ..errors import InputError
-from ..imageio import geometry, read_image, require_same_grid
+from ..imageio import check_intensities, geometry, read_image, require_same_grid
 from ..segnrrd import is_seg_nrrd, read_seg_nrrd
 from . import indices
 from .definitions import classify_case
+from .labelmaps import apply_label_mapping, load_label_mapping
 from .labels import LabelInfo, label_infos, left_of_midline, midline_x, slice_lps_x
 from .measures import (
     MM2_PER_CM2,
@@ -51,6 +52,9 @@ class QuantifyOptions:
     midline_mm: float | None = None
     per_slice: bool = False
     tmt_slice_index: int | None = None
+    ignore_unknown_labels: bool = False  # measure only the preset's labels, warning about the others
+    label_map_from: str | None = None  # built-in mapping name or mapping JSON for another tool's label map
+    missing_muscles: tuple[str, ...] = ()  # preset muscles the (mapped) label map lacks: no total-based index
 
 
 @dataclass
@@ -91,16 +95,28 @@ def _nearest(value: float) -> int:
 
 
 def _metadata_slice(metadata: dict[str, Any] | None, nz: int) -> tuple[int | None, str]:
+    """The metadata's level; a level the metadata places out of view is refused, never replaced by
+    another slice that would then be reported as that level."""
     if not metadata:
         return None, ""
     level = metadata.get("target_level")
+    if metadata.get("target_in_view") is False:
+        raise InputError(f"the case metadata says level {level or '(target)'} is not in view in this image "
+                         "(target_in_view false); nothing is measured — give --slice K to measure another slice",
+                         field="metadata target_in_view")
     landmarks, levels = metadata.get("landmarks") or {}, metadata.get("levels") or {}
     # A reference landmark (e.g. C3_reference, the slab's middle slice) beats the vertebra's centre.
     for name, entry, what in ((f"{level}_reference", landmarks.get(f"{level}_reference"), "landmark"),
                               (level, landmarks.get(level), "landmark"), (level, levels.get(level), "level")):
         value = (entry or {}).get("center_slice", (entry or {}).get("slice"))
-        if value is not None and 0 <= _nearest(value) < nz:
-            return _nearest(value), f"metadata {what} {name} (slice {value:.4g})"
+        if value is None:
+            continue
+        if not isinstance(value, int | float) or not np.isfinite(value):
+            raise InputError(f"{what} {name} slice {value!r} is not a number", field="metadata")
+        if not 0 <= _nearest(value) < nz:
+            raise InputError(f"{what} {name} lies at slice {value:.4g}, outside the image (stored slices 0..{nz - 1}); "
+                             "nothing is measured — give --slice K to measure another slice", field="metadata")
+        return _nearest(value), f"metadata {what} {name} (slice {value:.4g})"
     return None, ""
 
 
@@ -151,22 +167,44 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
     preset = PRESETS[options.preset]
     modality = (options.modality or (options.metadata or {}).get("modality") or preset.modality).upper()
     hu_name, hu_range = resolve_hu_range(options.hu_range, preset, modality)
+    if options.midline_mm is not None and not np.isfinite(options.midline_mm):
+        raise InputError(f"{options.midline_mm} is not a position in mm", field="--midline-mm")
     grid = image if image is not None else labels_image
+    if image is not None:
+        check_intensities(image, modality)
     labels = sitk.GetArrayFromImage(labels_image)
     values = sitk.GetArrayViewFromImage(image) if image is not None else None
     if labels.min(initial=0) < 0 or not np.issubdtype(labels.dtype, np.integer):
         raise InputError("label map must hold non-negative integers", field="labels")
     names = dict(preset.label_names)
     meta_names = (options.metadata or {}).get("label_names") or {}
-    names.update({int(k): v for k, v in meta_names.items()})
+    try:
+        names.update({int(k): str(v) for k, v in meta_names.items()})
+    except (ValueError, AttributeError):
+        raise InputError("label_names must map integer label values to names", field="metadata label_names") from None
     names.update(options.label_names or {})
+    warnings: list[str] = []
     present = [int(v) for v in np.unique(labels) if v != 0]
     if options.label_names:  # explicit names select the labels to measure (others are organs etc.)
+        unnamed = [v for v in present if v not in options.label_names]
+        if unnamed:
+            warnings.append(f"label values {', '.join(map(str, unnamed))} are not in --label-names and were ignored")
         present = [v for v in present if v in options.label_names]
+    elif preset.label_names:  # a named preset: a value it does not know is never measured as muscle
+        unknown = [v for v in present if v not in names]
+        if unknown and not options.ignore_unknown_labels:
+            raise InputError(f"label values {', '.join(map(str, unknown[:12]))}{' …' if len(unknown) > 12 else ''} "
+                             f"are not labels of preset {preset.name} "
+                             f"({', '.join(f'{v}={n}' for v, n in sorted(names.items()))}); map another tool's labels "
+                             "with --label-map-from, or pass --ignore-unknown-labels to measure only the preset's",
+                             field="labels")
+        if unknown:
+            warnings.append(f"label values {', '.join(map(str, unknown))} are not labels of preset {preset.name} "
+                            "and were ignored (--ignore-unknown-labels)")
+        present = [v for v in present if v in names]
     infos = label_infos(present, names)
     muscles = [i for i in infos if i.is_muscle]
     muscle_ids = [i.label_id for i in muscles]
-    warnings: list[str] = []
     k, slice_rule = choose_slice(options, labels, muscle_ids)
     sx, sy, sz = grid.GetSpacing()
     area_mm2 = sx * sy
@@ -225,7 +263,11 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
     put("psoas_area_cm2", psoas.csa_cm2 if psoas else None, no_psoas)
     put("psoas_hu_mean", psoas.hu_mean if psoas else None, no_psoas if not psoas else no_hu)
     smi, why = indices.per_height_squared(total.csa_cm2, patient.height_m, "muscle CSA")
-    put("smi_cm2_m2", smi, why and patient.reason("height"))
+    if options.missing_muscles:  # a partial muscle total compared with a whole-muscle cutoff is a wrong status
+        smi, why = None, f"the label map lacks {', '.join(options.missing_muscles)}"
+        put("smi_cm2_m2", None, why)
+    else:
+        put("smi_cm2_m2", smi, why and patient.reason("height"))
     pmi, why = indices.per_height_squared(psoas.csa_cm2 if psoas else None, patient.height_m, "psoas area")
     put("psoas_index_cm2_m2", pmi, no_psoas if not psoas else (why and patient.reason("height")))
     if preset.name == "c3":
@@ -289,10 +331,26 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
         "sarcopenia": {key: {"status": c.status, "reason": c.reason, "cutoff": c.cutoff} for key, c in classes.items()},
         "not_available": reasons, "warnings": warnings,
     }
+    _add_plausibility(image, labels_image, preset.name, options, k, infos, modality, row, record)
     result = CaseResult(row, reasons, record, values2d, labels2d, infos, colors or {}, tmt_centers)
     if options.per_slice:
         result.per_slice = per_slice_table(grid, labels, values, infos, hu_range)
     return result
+
+
+def _add_plausibility(image, labels_image, preset, options, k, infos, modality, row, record) -> None:
+    """Plausibility flags (issue 14) into the JSON and the CSV row: a flagged case is needs_review, so cohort
+    statistics can leave it out instead of counting it as a measurement. Declared labels: --label-names
+    (an absent one is flagged), else the labels present."""
+    from ..plausibility import row_columns, run_checks  # imported here: plausibility uses .labels
+
+    declared = dict(options.label_names) if options.label_names else {i.label_id: i.name for i in infos}
+    block = run_checks(image, labels_image, preset, options.metadata, slice_index=k, label_names=declared,
+                       modality=modality).block()
+    record["plausibility"] = block
+    row.update(row_columns(block))
+    if block["flags"]:
+        record["warnings"].append(f"plausibility: needs review ({row['plausibility_flags']})")
 
 
 def _thickness(labels2d, muscles, lps_x, midline, spacing_rc, put) -> dict[str, tuple[float, float, float]]:
@@ -336,7 +394,7 @@ def read_labels(labels_path: str | Path, image: sitk.Image) -> tuple[sitk.Image,
         seg = read_seg_nrrd(labels_path, image)
         labels_image = sitk.GetImageFromArray(seg.labels)
         labels_image.CopyInformation(image)
-        return labels_image, seg.names, {"colors": seg.colors, "overlaps": seg.overlaps}
+        return labels_image, seg.names, {"colors": seg.colors, "overlaps": seg.overlaps, "empty": seg.empty}
     labels_image = read_image(labels_path, allow_single_slice=True)
     require_same_grid(image, labels_image, labels_path)
     array = sitk.GetArrayViewFromImage(labels_image)
@@ -349,12 +407,32 @@ def read_labels(labels_path: str | Path, image: sitk.Image) -> tuple[sitk.Image,
 
 def quantify_files(image_path: str | Path, labels_path: str | Path, options: QuantifyOptions,
                    patient: Patient) -> CaseResult:
-    """Read image and labels (refusing mismatched grids), then measure."""
-    image = read_image(image_path, allow_single_slice=True)
+    """Read image and labels (refusing mismatched grids and values that are not CT HU / finite MR), then
+    measure; another tool's label map goes through ``options.label_map_from``."""
+    if options.preset not in PRESETS:
+        raise InputError(f"unknown preset {options.preset!r}; use {', '.join(PRESETS)}", field="--preset")
+    modality = (options.modality or (options.metadata or {}).get("modality") or PRESETS[options.preset].modality)
+    image = read_image(image_path, allow_single_slice=True, modality=str(modality).upper())
     labels_image, seg_names, extra = read_labels(labels_path, image)
+    mapping_warnings: list[str] = []
+    if options.label_map_from:
+        preset_names = PRESETS[options.preset].label_names
+        mapped, mapping_warnings = apply_label_mapping(sitk.GetArrayViewFromImage(labels_image),
+                                                       load_label_mapping(options.label_map_from, options.preset),
+                                                       preset_names)
+        labels_image = sitk.GetImageFromArray(mapped)
+        labels_image.CopyInformation(image)
+        missing = tuple(n for v, n in sorted(preset_names.items()) if not np.any(mapped == v))
+        options = QuantifyOptions(**{**options.__dict__, "label_names": None, "missing_muscles": missing})
+        seg_names = {}
     if seg_names and not options.label_names:
         options = QuantifyOptions(**{**options.__dict__, "label_names": seg_names})
     result = quantify_images(image, labels_image, options, patient, colors=extra["colors"])
+    result.record["warnings"] = mapping_warnings + result.record["warnings"]
+    if options.label_map_from:
+        result.record["label_map_from"] = options.label_map_from
+    for name in extra.get("empty", []):
+        result.record["warnings"].append(f"segment {name} holds no voxel (its LabelValue matches nothing in its layer)")
     for (a, b), n in extra["overlaps"].items():
         result.record["warnings"].append(f"segments {a} and {b} overlap in {n} voxels; counted for {b}")
     result.record["inputs"] = {"image": str(image_path), "labels": str(labels_path),

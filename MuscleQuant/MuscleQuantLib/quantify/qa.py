@@ -52,6 +52,13 @@ def label_color(index: int, stored: tuple[float, float, float] | None) -> tuple[
 
 def write_qa_png(result: CaseResult, path: str | Path) -> Path:
     """Render the QA figure for one case (atomic write)."""
+    with atomic_path(path) as tmp:
+        render_qa_png(result, tmp)
+    return Path(path)
+
+
+def render_qa_png(result: CaseResult, path: str | Path) -> Path:
+    """Render the QA figure into ``path`` as it is (the caller makes the write atomic)."""
     record = result.record
     spacing = record["slice"]["spacing_mm"]
     to_display, aspect = display_transform(record["image"]["direction"], (spacing[0], spacing[1]))
@@ -99,7 +106,8 @@ def write_qa_png(result: CaseResult, path: str | Path) -> Path:
               ncol=3, fontsize=7, frameon=False)
     ax.set_axis_off()
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        fig.savefig(path, bbox_inches="tight", format="png")
+    finally:
+        plt.close(fig)
     return Path(path)

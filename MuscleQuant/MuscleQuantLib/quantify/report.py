@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import InputError
 from ..fileio import exclusive, write_atomic, write_json
 from .definitions import DEFINITIONS
 
@@ -66,6 +67,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "tmt_right_mm": ("mm", "temporal muscle thickness, patient's right"),
     "volume_total_cm3": ("cm3", "total muscle volume over the label map (voxels in the HU range), 3D presets"),
     "volume_index_total_cm3_m2": ("cm3/m2", "volume_total_cm3 / height^2"),
+    "plausibility_status": ("", "ok | needs_review | not_checked: needs_review = at least one plausibility flag; "
+                            "leave such cases out of cohort statistics until reviewed (the JSON lists the flags)"),
+    "plausibility_flag_count": ("count", "number of plausibility flags"),
+    "plausibility_flags": ("", "the flags as 'check:label(severity)' separated by '; ' (empty when ok)"),
 }
 COLUMN_PATTERNS: list[tuple[str, str, str]] = [  # (regex, unit, meaning); first match wins
     (r"csa_(?P<label>.+)_(?P<side>left|right)_cm2", "cm2", "CSA of label <label> on the patient's <side>"),
@@ -114,8 +119,41 @@ def values_with_units(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def case_json(record: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "values": values_with_units(row)}
+
+
 def write_case_json(path: Path, record: dict[str, Any], row: dict[str, Any]) -> Path:
-    return write_json(path, {**record, "values": values_with_units(row)})
+    return write_json(path, case_json(record, row))
+
+
+def read_measurements(path: Path) -> pd.DataFrame | None:
+    """The existing cohort table, or None; a file that is not one quantify wrote is refused, so a
+    foreign or damaged table is neither extended nor overwritten."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise InputError("exists and is not a file", path=path)
+    try:
+        old = pd.read_csv(path, dtype={"patient_id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"not a readable measurements table ({' '.join(str(exc).split())[:160]}); move it away "
+                         "or choose another --out", path=path) from None
+    if "patient_id" not in old.columns:
+        raise InputError("has no patient_id column: not a table written by quantify; move it away or choose "
+                         "another --out", path=path, field="patient_id")
+    return old
+
+
+def upserted_table(path: Path, row: dict[str, Any]) -> pd.DataFrame:
+    """The cohort table with the case's row added, replacing an earlier row of the same patient_id."""
+    records, columns = [row], list(row)
+    old = read_measurements(path)
+    if old is not None:
+        old = old[old["patient_id"] != str(row["patient_id"])]
+        records = [*old.to_dict("records"), row]
+        columns = [*old.columns, *(c for c in row if c not in old.columns)]
+    return pd.DataFrame(records, columns=columns)
 
 
 def upsert_csv_row(path: Path, row: dict[str, Any]) -> Path:
@@ -123,13 +161,7 @@ def upsert_csv_row(path: Path, row: dict[str, Any]) -> Path:
 
     Locked, so cases quantified in parallel into one folder all keep their rows."""
     with exclusive(path):
-        records, columns = [row], list(row)
-        if path.exists():
-            old = pd.read_csv(path, dtype={"patient_id": str})
-            old = old[old["patient_id"] != str(row["patient_id"])]
-            records = [*old.to_dict("records"), row]
-            columns = [*old.columns, *(c for c in row if c not in old.columns)]
-        table = pd.DataFrame(records, columns=columns)
+        table = upserted_table(path, row)
         return write_atomic(path, lambda p: table.to_csv(p, index=False))
 
 

@@ -38,8 +38,18 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         raise InputError("must be at least 1", field="--folds")
     if not 0 < args.val_fraction < 1:
         raise InputError("must be between 0 and 1", field="--val-fraction")
-    if args.max_minutes is not None and args.max_minutes <= 0:
-        raise InputError("must be positive", field="--max-minutes")
+    if args.max_minutes is not None and not 0 < args.max_minutes < float("inf"):
+        raise InputError("must be a positive number of minutes", field="--max-minutes")
+    if args.max_epochs is not None and args.max_epochs < 1:
+        raise InputError(f"{args.max_epochs}: must be at least 1 (an untrained model is never published)",
+                         field="--max-epochs")
+    if args.seed < 0:
+        raise InputError(f"{args.seed}: must be a non-negative integer", field="--seed")
+    from ..fileio import check_writable_folder
+    from ..inference.cli import check_device
+
+    check_device(args.device)
+    check_writable_folder(args.out)
     preset = get_preset(args.preset)
     if args.profile:
         try:

@@ -8,7 +8,6 @@ listed with its reason in the training summary.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,15 +66,17 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
     if not dataset_file.exists() and label_source == "labels" and is_case_store(folder):
         return approved_cases(folder)
     if dataset_file.exists():
-        entries = json.loads(dataset_file.read_text(encoding="utf-8"))["cases"]
+        from ..datasetfile import inside, read_dataset, read_json_object
+
+        entries = read_dataset(folder)
         key = ("vertebrae" if label_source == "ladder" else "image" if label_source.startswith(LEVEL_SOURCES)
                else label_source.removeprefix("extra:"))
         missing = [e["case_id"] for e in entries if key not in e]
         if missing:
             raise InputError(f"cases {missing[:3]} have no '{key}' label map (needed for label source "
                              f"{label_source!r})", path=dataset_file)
-        return [TrainingCase(e["case_id"], folder / e["image"], folder / e[key],
-                             json.loads((folder / e["metadata"]).read_text(encoding="utf-8")) if e.get("metadata") else None)
+        return [TrainingCase(e["case_id"], folder / e["image"], inside(folder, e[key], dataset_file, key),
+                             read_json_object(folder / e["metadata"], "case metadata") if e.get("metadata") else None)
                 for e in entries]
     cases = []
     for image_path in sorted(folder.iterdir()):
@@ -87,7 +88,9 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
         candidates += [folder / f"{case_id}.seg.nrrd", folder / f"{case_id}_labels.seg.nrrd"]
         labels_path = next((c for c in candidates if c.exists()), None)
         metadata_path = folder / f"{case_id}.json"
-        metadata = json.loads(metadata_path.read_text(encoding="utf-8")) if metadata_path.exists() else None
+        from ..datasetfile import read_json_object
+
+        metadata = read_json_object(metadata_path, "case metadata") if metadata_path.exists() else None
         if labels_path is None:
             raise InputError(f"image has no label file (expected {case_id}_labels{suffix} or {case_id}.seg.nrrd)",
                              path=image_path)

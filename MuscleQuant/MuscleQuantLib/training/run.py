@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..fileio import write_json
+from ..fileio import Commit, json_text, try_exclusive
 from ..networks import count_parameters
 from ..pipeline.predict import select_device
 from ..presets.base import Preset
@@ -55,6 +55,7 @@ def prepare_dataset(request: TrainRequest, progress: Progress) -> tuple[list[Pre
     """Load and check every case; a case that cannot be used is listed with its reason."""
     preset, profile = request.preset, request.preset.profile(request.profile)
     cases = discover_cases(request.data, preset.label_source)
+    check_anatomy(cases, preset)
     summary = DatasetSummary(str(request.data), cases_found=len(cases))
     prepared: list[PreparedCase] = []
     for i, case in enumerate(cases):
@@ -74,8 +75,35 @@ def prepare_dataset(request: TrainRequest, progress: Progress) -> tuple[list[Pre
     return prepared, summary
 
 
+def check_anatomy(cases: list[Any], preset: Preset) -> None:
+    """Refuse cases whose metadata says they are another anatomy, or name a label differently from the
+    preset: C3 neck labels 1..n would otherwise train as L3 muscles 1..n without a word."""
+    names = {label.value: label.name for label in preset.labels}
+    for case in cases:
+        metadata = case.metadata or {}
+        anatomy = metadata.get("anatomy")
+        if preset.phantom_anatomy and anatomy and anatomy != preset.phantom_anatomy:
+            raise InputError(f"case {case.case_id} is {anatomy!r} data (its metadata 'anatomy'), not "
+                             f"{preset.phantom_anatomy!r}: it cannot train preset {preset.name!r}", field="anatomy")
+        if preset.label_source != "labels":
+            continue
+        for value, name in (metadata.get("label_names") or {}).items():
+            expected = names.get(int(value)) if str(value).isdigit() else None
+            if expected is not None and expected != name:
+                raise InputError(f"case {case.case_id}: label {value} is {name!r} in its metadata but {expected!r} in "
+                                 f"preset {preset.name!r} (another anatomy or label scheme)", field="label_names")
+
+
 def train(request: TrainRequest, progress: Progress) -> dict[str, Any]:
     """Run the training request and write the model folder; returns a summary."""
+    lock = try_exclusive(request.out, "train run")  # two runs into one --out would mix checkpoints and files
+    try:
+        return _train(request, progress)
+    finally:
+        lock.close()
+
+
+def _train(request: TrainRequest, progress: Progress) -> dict[str, Any]:
     from ..models.modelfile import save_model
 
     if request.out.exists() and any(request.out.iterdir()) and not request.overwrite:
@@ -102,16 +130,26 @@ def train(request: TrainRequest, progress: Progress) -> dict[str, Any]:
         result = train_fold(k, [prepared[i] for i in train_idx], [prepared[i] for i in val_idx], preset,
                             profile_name, device, request.seed, deadline, progress, checkpoints / f"fold{k}",
                             request.max_epochs, label, setups[k])
-        write_json(request.out / f"metrics_fold{k}.json", result.metrics())
         results.append(result)
+    unvalidated = [r.fold for r in results if not r.history or r.best_val_dice < 0]
+    if unvalidated:  # never publish a model that was not trained and validated
+        raise InputError(f"fold(s) {unvalidated} finished without a validated epoch (time budget or epoch limit too "
+                         "small); no model was saved", field="--max-epochs/--max-minutes")
+    model_dir = request.out / "model"
+    if model_dir.exists() and not request.overwrite:
+        raise InputError("already exists; pass --overwrite to replace it", path=model_dir)
     card_fields = model_card_fields(request, profile_name, results, summary, device.type, time.monotonic() - start)
-    save_model([r.network for r in results], card_fields, request.out / "model",
-               folds=[r.fold for r in results] if len(results) > 1 else None, overwrite=request.overwrite)
-    shutil.rmtree(checkpoints, ignore_errors=True)  # the model is saved: nothing is left to resume
-    outcome = {"model": str(request.out / "model"), "folds": [r.metrics() | {"history": None} for r in results],
+    outcome = {"model": str(model_dir), "folds": [r.metrics() | {"history": None} for r in results],
                "mean_best_val_dice": float(np.mean([r.best_val_dice for r in results])),
                "dataset": dataclasses.asdict(summary), "seconds": round(time.monotonic() - start, 1)}
-    write_json(request.out / "training_summary.json", outcome)
+    # Model, per-fold metrics and summary appear together; a replaced model stays whole until then.
+    with Commit(request.out) as commit:
+        for k, result in enumerate(results):
+            commit.file(request.out / f"metrics_fold{k}.json").write_text(json_text(result.metrics()), encoding="utf-8")
+        save_model([r.network for r in results], card_fields, commit.folder_for(model_dir),
+                   folds=[r.fold for r in results] if len(results) > 1 else None, overwrite=True)
+        commit.file(request.out / "training_summary.json").write_text(json_text(outcome), encoding="utf-8")
+    shutil.rmtree(checkpoints, ignore_errors=True)  # the model is saved: nothing is left to resume
     return outcome
 
 
