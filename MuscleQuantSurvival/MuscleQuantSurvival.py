@@ -114,6 +114,10 @@ class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
         if not self.ui.clinicalPathLineEdit.currentPath:
             slicer.util.errorDisplay("Choose the clinical table first.")
             return
+        outcome = self.logic.ensureDependencies()
+        if not outcome:
+            slicer.util.errorDisplay(outcome.message or "Python packages are missing.")
+            return
         run = self.currentRun()
         self.outDir = run.out
         self.process = EngineProcess(cohort.cohort_command(action, run)).start()
@@ -180,6 +184,16 @@ class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
 class MuscleQuantSurvivalLogic(ScriptedLoadableModuleLogic):
     """Runs cohort actions to completion (self-test, scripts) and turns their CSVs into table nodes."""
 
+    def ensureDependencies(self, askConfirmation=True):
+        """Install what the cohort statistics lack (lifelines, scikit-survival…; no torch): falsy on failure,
+        with the reason in ``message`` for an error dialog."""
+        from MuscleQuantLib.slicer_bridge import install
+
+        installer = install.slicer_installer(
+            slicer, lambda text: slicer.util.confirmOkCancelDisplay(text, "Install Python packages"),
+            requester="MuscleQuant Survival")
+        return install.ensure("cohort", installer, ask=askConfirmation)
+
     def run(self, action, cohortRun, timeout=600):
         from MuscleQuantLib.slicer_bridge import cohort
         from MuscleQuantLib.slicer_bridge.process import EngineProcess
@@ -208,6 +222,8 @@ class MuscleQuantSurvivalTest(ScriptedLoadableModuleTest):
         from MuscleQuantLib.slicer_bridge import cohort
         from MuscleQuantLib.slicer_bridge.process import EngineProcess, musclequant_command
 
+        outcome = MuscleQuantSurvivalLogic().ensureDependencies(askConfirmation=False)
+        self.assertTrue(outcome, outcome.message)
         work = Path(tempfile.mkdtemp(prefix="MuscleQuantSurvivalTest-"))
         self.delayDisplay("Simulating a cohort")
         EngineProcess(musclequant_command("phantom", "--anatomy", "l3", "--cohort", "120", "--no-images", "--seed", "1",

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from MuscleQuantLib.slicer_bridge import cohort, install
+from MuscleQuantLib.slicer_bridge import cohort
 from MuscleQuantLib.slicer_bridge.casestore import Approval, CaseStore, dice_per_label
 from MuscleQuantLib.slicer_bridge.process import EngineError, EngineProcess, musclequant_command, parse_line
 
@@ -76,59 +76,6 @@ def test_cancel_kills_the_whole_process_tree(tmp_path):
     assert not [pid for pid in tree if _alive(pid)]
     with pytest.raises(EngineError, match="cancelled"):
         process.outcome()
-
-
-def test_install_plan_never_touches_slicer_packages(tmp_path):
-    from importlib import metadata
-
-    installed = {"torch": "2.3.1", "monai": "1.6.1", "numpy": "1.26.4", "SimpleITK": "2.4.0", "lifelines": "0.29.0"}
-
-    def version_of(name: str) -> str:
-        if name in installed:
-            return installed[name]
-        if name in ("scipy", "pandas", "matplotlib", "safetensors", "openpyxl", "jsonschema", "einops"):
-            return "99.0" if name == "einops" else {"scipy": "1.14", "pandas": "2.2.3", "matplotlib": "3.10",
-                                                    "safetensors": "0.5", "openpyxl": "3.1.5", "jsonschema": "4.23"}[name]
-        raise metadata.PackageNotFoundError(name)
-
-    plan = install.plan(version_of)
-    assert plan.torch == install.TORCH_REQUIREMENT  # 2.3 is too old: PyTorchUtils installs it
-    assert plan.pip == ["lifelines>=0.30,<0.31", "einops>=0.7,<1", "scikit-learn>=1.5,<2", "scikit-survival>=0.28,<0.29"]
-    assert not any(p.lower().startswith(("numpy", "simpleitk")) for p in plan.pip)
-    assert install.constraints_text(version_of) == "numpy==1.26.4\nSimpleITK==2.4.0\n"
-    args = install.pip_arguments(plan, tmp_path / "constraints.txt")
-    assert args[-2:] == ["--constraint", str(tmp_path / "constraints.txt")]
-    with pytest.raises(ValueError, match="Slicer's own"):
-        install.pip_arguments(install.InstallPlan(pip=["numpy>=2"]), "c.txt")
-    assert "PyTorch" in plan.describe() and "lifelines" in plan.describe()
-
-
-def test_requirements_match_pyproject():
-    import tomllib
-
-    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    declared = {d.split(">")[0].split("<")[0].split("=")[0].strip(): d for d in project["dependencies"]}
-    assert set(declared) - {"torch", *install.SLICER_OWNED} == set(install.REQUIREMENTS) | set(install.SOURCE_BUILDS)
-    for name, spec in {**install.REQUIREMENTS, **install.SOURCE_BUILDS}.items():
-        assert declared[name] == f"{name}{spec}"
-
-
-def test_source_builds_come_after_their_build_tools(tmp_path):
-    versions = {"torch": "2.13.0", "numpy": "2.4.6", "SimpleITK": "2.5.7",
-                **{name: spec.lstrip(">=").split(",")[0] for name, spec in install.REQUIREMENTS.items()}}
-
-    def version_of(name: str) -> str:
-        if name not in versions:
-            raise install.metadata.PackageNotFoundError(name)
-        return versions[name]
-
-    plan = install.plan(version_of)
-    assert plan.pip == [] and plan.source_builds == ["pyradiomics==3.0.1"] and plan.needed
-    assert "built from source" in plan.describe()
-    first, second = install.source_build_arguments(plan, tmp_path / "c.txt")
-    assert first[0] == "versioneer" and second[:2] == ["--no-build-isolation", "pyradiomics==3.0.1"]
-    versions["pyradiomics"] = "3.0.1"
-    assert not install.plan(version_of).needed
 
 
 def test_cohort_commands(tmp_path):

@@ -76,6 +76,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         raise InputError("the feature table must be a .csv file", path=args.out)
     if args.jobs < 0:
         raise InputError("must be 0 (one per core) or more", field="--jobs")
+    version = pyradiomics_version()  # before any work: a missing PyRadiomics is one line, not a traceback
     settings = load_settings(args.features)
     cases = _cases(args)
     tasks = [(patient_id, image_path, labels_path, metadata, settings, args.preset, args.slice_index)
@@ -94,7 +95,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
                 progress.info(f"warning: {patient_id}: {warning}")
     table = pd.DataFrame(rows)
     settings_path = args.out.with_suffix(".settings.json")
-    write_json(settings_path, {"pyradiomics": pyradiomics_version(), "settings": settings.to_dict(),
+    write_json(settings_path, {"pyradiomics": version, "settings": settings.to_dict(),
                                "pyradiomics_settings": settings.pyradiomics_settings(), "preset": args.preset,
                                "n_features": table.shape[1] - 1, "cases": infos})
     write_atomic(args.out, lambda p: table.to_csv(p, index=False, float_format="%.10g"))

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from ..errors import InputError
+from ..errors import InputError, MuscleQuantError
 from ..pipeline.geometry import canonical_slice_index, to_canonical
 from ..quantify.engine import QuantifyOptions, choose_slice
 from ..quantify.labels import label_infos
@@ -37,9 +37,18 @@ class CaseFeatures:
     info: dict[str, Any]  # slice, rule, regions' labels and pixel counts, warnings
 
 
-def pyradiomics_version() -> str:
-    import radiomics
+PYRADIOMICS_MISSING = ("PyRadiomics is not installed; it is an optional part (radiomics only) built from source: "
+                      "pip install numpy versioneer && pip install --no-build-isolation pyradiomics==3.0.1 "
+                      "(needs a C compiler and Python 3.11; it has no wheel and does not build on Python 3.12)")
 
+
+def pyradiomics_version() -> str:
+    """The installed PyRadiomics version; a one-line error saying how to install it when it is missing
+    (segmentation, measurement and cohort statistics never need it)."""
+    try:
+        import radiomics
+    except ImportError:
+        raise MuscleQuantError(PYRADIOMICS_MISSING, field="radiomics") from None
     return str(radiomics.__version__)
 
 
