@@ -19,6 +19,9 @@ CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 L3_HALF_HEIGHT_MM = 13.5
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
+# Compressed syntaxes pydicom can write here (RLE natively, JPEG 2000 / JPEG-LS through pylibjpeg-openjpeg
+# and pyjpegls); any other syntax is only relabelled, which is how an unsupported study is made.
+ENCODABLE = ("1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.80")
 
 
 @dataclass
@@ -149,12 +152,14 @@ def _write_axial(spec: StudySpec, folder: Path, study_uid: str, name: str, numbe
 def _save(ds: Any, path: Path, transfer_syntax: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if transfer_syntax != EXPLICIT_LE:
-        if transfer_syntax == "1.2.840.10008.1.2.5":
+        if transfer_syntax in ENCODABLE:
             ds.compress(transfer_syntax)
         else:  # a syntax this writer cannot encode: relabel it (what an unsupported study looks like)
+            from pydicom.encaps import encapsulate
+
+            ds.PixelData = encapsulate([bytes(ds.PixelData)])
+            ds["PixelData"].VR = "OB"
             ds.file_meta.TransferSyntaxUID = transfer_syntax
-            ds.save_as(path, enforce_file_format=False, little_endian=True, implicit_vr=False)
-            return
     ds.save_as(path, enforce_file_format=True)
 
 

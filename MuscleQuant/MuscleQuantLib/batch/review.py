@@ -74,8 +74,10 @@ def merge_approved(out: Path, case_id: str, labels_path: Path, approver: str, no
     image = read_series(_series_info(source)).image
     measured = json.loads((case_dir / state["outputs"]["measurements"]).read_text(encoding="utf-8"))
     patient = measured.get("patient") or {}
+    segmentation = json.loads((case_dir / state["outputs"]["segmentation"]).read_text(encoding="utf-8"))
     options = QuantifyOptions(preset=measured["preset"], slice_index=state["row"].get("slice_index"),
-                              patient_id=state["row"]["patient_id"], model=measured.get("model"))
+                              patient_id=state["row"]["patient_id"], model=measured.get("model"),
+                              label_names={e["value"]: e["name"] for e in segmentation["labels"]})
     result = quantify_images(image, approved, options, make_patient(
         age=patient.get("age_y"), sex=patient.get("sex"), height=patient.get("height_m"),
         weight=patient.get("weight_kg"), strict=False))
