@@ -17,7 +17,8 @@ FORMATS = {"nifti": ".nii.gz", "nrrd": ".nrrd", "mha": ".mha"}
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, help="image file or DICOM series folder")
-    parser.add_argument("--model", required=True, type=Path, help="model folder (model.json + weights)")
+    parser.add_argument("--model", type=Path, help="model folder (model.json + weights); default: the newest "
+                        "installed model for --preset, else its shipped starter model")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--preset", help="expected preset (checked against the model card)")
     parser.add_argument("--slice", type=int, dest="slice_index",
@@ -56,6 +57,16 @@ def _check_protocol(model: Path, protocol: str) -> None:
 
 
 def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    if args.model is None:
+        from ..models.starter import default_model
+
+        if not args.preset:
+            raise InputError("give --model DIR, or --preset P to use the newest installed model", field="--model")
+        args.model = default_model(args.preset)
+        if args.model is None:
+            raise InputError(f"no model for preset {args.preset!r} is installed and none ships with this version: "
+                             "train or fetch one and pass --model DIR", field="--model")
+        progress.info(f"using model {args.model}")
     if not args.model.is_dir():
         raise InputError("model folder not found", path=args.model)
     check_device(args.device)
@@ -71,6 +82,8 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
                              hu_range=args.hu_range, device=args.device,
                              output_format=FORMATS[args.format], overwrite=args.overwrite)
     result = segment(request, progress)
+    if result.get("notice"):
+        progress.info(result["notice"])
     progress.update("segment", 1.0, f"wrote {result['files']['labels']}")
     return result
 

@@ -160,6 +160,7 @@ def _like(array: np.ndarray, reference: sitk.Image) -> sitk.Image:
 def _summary(request: SegmentRequest, image: sitk.Image, preset: Preset, card: dict[str, Any], output: sitk.Image,
              hu_window: tuple[float, float] | None, slice_info: dict[str, Any] | None, midline: float, device: str,
              seconds: float) -> dict[str, Any]:
+    from ..models.starter import STARTER_NOTICE, is_starter
     from ..presets.terminology import terminology_for
 
     array = sitk.GetArrayViewFromImage(output)
@@ -184,4 +185,5 @@ def _summary(request: SegmentRequest, image: sitk.Image, preset: Preset, card: d
         "postprocessing": {"min_island_mm2": preset.min_island_mm2, "min_island_mm3": preset.min_island_mm3,
                            "midline_canonical_x": round(midline, 2), "sides": "patient left = +x (LPS)"},
         "labels": labels, "device": device, "seconds": round(seconds, 2),
+        **({"notice": card["training"].get("notice") or STARTER_NOTICE} if is_starter(card) else {}),
     }

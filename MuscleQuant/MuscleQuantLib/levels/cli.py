@@ -45,7 +45,20 @@ def _find(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     result = find_level(spec.level_preset, image, args.image, model_dir=args.level_model, protocol=protocol,
                         device=args.device)
     progress.info(result.message())
-    return {"image": str(args.image), **result.to_dict()}
+    notice = _starter_notice(args.level_model, spec.level_preset)
+    if notice:
+        progress.info(notice)
+    return {"image": str(args.image), **result.to_dict(), **({"notice": notice} if notice else {})}
+
+
+def _starter_notice(level_model: Path | None, level_preset: str) -> str | None:
+    """The starter-model notice when the finder ran on a model trained on synthetic data only."""
+    from ..models.card import read_card
+    from ..models.starter import STARTER_NOTICE, is_starter
+    from .find import default_level_model
+
+    folder = level_model or default_level_model(spec_for(level_preset))
+    return STARTER_NOTICE if folder is not None and is_starter(read_card(folder)) else None
 
 
 def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:

@@ -72,7 +72,11 @@ def default_level_model(spec: LevelSpec) -> Path | None:
         status, _, card = cache_status(folder)
         if status != "corrupt" and card is not None and card.get("preset") == spec.level_preset:
             candidates.append((card.get("created", ""), version_key(card["version"]), folder))
-    return max(candidates)[2] if candidates else None
+    if not candidates:  # a fresh install: the shipped starter model, if there is one
+        from ..models.starter import starter_for
+
+        return starter_for(spec.level_preset)
+    return max(candidates)[2]
 
 
 def load_level_model(spec: LevelSpec, model_dir: str | Path | None, device: torch.device) -> torch.nn.Module:

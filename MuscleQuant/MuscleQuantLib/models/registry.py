@@ -136,6 +136,12 @@ def list_models(registry_path: str | Path | None = None, verify: bool = False) -
             row.update(name=card["name"], preset=card["preset"])
         if message:
             row["problem"] = message
+    from .starter import starter_status
+
+    for folder, status, message, card in starter_status(verify):  # shipped in the package (synthetic data only)
+        rows.setdefault((card["model_id"], card["version"]), {
+            "id": card["model_id"], "version": card["version"], "name": card["name"], "preset": card["preset"],
+            "status": status, "source": "starter", "url": None, "path": str(folder), **({"problem": message} if message else {})})
     return [rows[key] for key in sorted(rows, key=lambda k: (k[0], version_key(k[1])))]
 
 

@@ -9,10 +9,12 @@ import numpy as np
 import torch
 from monai.transforms import (
     Compose,
+    MapTransform,
     RandAffined,
     RandCropByLabelClassesd,
     RandCropByPosNegLabeld,
     RandFlipd,
+    RandomizableTransform,
     RandScaleIntensityd,
     RandShiftIntensityd,
 )
@@ -43,10 +45,38 @@ def prepare_examples(pairs: list[tuple[np.ndarray, np.ndarray]], roi: tuple[int,
     return examples
 
 
+class RandContrastCurved(RandomizableTransform, MapTransform):
+    """SynthSeg-style contrast randomisation (Billot et al. 2023) for images whose tissues each have
+    a near-constant value (phantoms): a random lookup curve through ``points`` random values over the
+    normalised range gives every tissue a new, random intensity, in any order."""
+
+    def __init__(self, keys: str, prob: float, points: int = 7, value_range: tuple[float, float] = (-1.0, 1.0)):
+        RandomizableTransform.__init__(self, prob)
+        MapTransform.__init__(self, keys)
+        self.points, self.value_range = points, value_range
+        self._curve: np.ndarray | None = None
+
+    def randomize(self, data: object = None) -> None:
+        super().randomize(None)
+        self._curve = self.R.uniform(*self.value_range, self.points)
+
+    def __call__(self, data: dict) -> dict:
+        out = dict(data)
+        self.randomize()
+        if not self._do_transform:
+            return out
+        grid = np.linspace(*self.value_range, self.points)
+        for key in self.key_iterator(out):
+            image = convert_to_tensor(out[key], track_meta=False).float()
+            out[key] = torch.from_numpy(np.interp(image.numpy(), grid, self._curve).astype(np.float32))
+        return out
+
+
 def training_transform(roi: tuple[int, ...], augmentation: Augmentation, patches: int,
-                       num_classes: int | None = None) -> Compose:
+                       num_classes: int | None = None, contrast_curve: float = 0.0) -> Compose:
     """Sample ``patches`` patches per example, then augment them.
 
+    ``contrast_curve``: probability of a random intensity curve per patch (``RandContrastCurved``).
     Centres: half on muscle and half anywhere, or — with ``num_classes`` — on each class equally
     often, so a muscle of a few hundred voxels is trained on as often as the vasti.
     Arrays are channel-first (1, *spatial) in canonical order, so the last axis is left–right and
@@ -70,6 +100,7 @@ def training_transform(roi: tuple[int, ...], augmentation: Augmentation, patches
                     mode=("bilinear", "nearest"), padding_mode="border"),
         RandShiftIntensityd(keys="image", offsets=augmentation.intensity_shift, prob=0.5),
         RandScaleIntensityd(keys="image", factors=augmentation.intensity_scale, prob=0.5),
+        *([RandContrastCurved("image", contrast_curve)] if contrast_curve > 0 else []),
     ])
 
 

@@ -29,6 +29,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 …")
     parser.add_argument("--model-id", help="model id for the card (default <preset>-<profile>)")
     parser.add_argument("--version", default="1.0.0", help="model version for the card")
+    parser.add_argument("--init", type=Path,
+                        help="warm start: fine-tune from this model folder (a starter model or an earlier round's); "
+                        "recorded in the new model's card")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing model in OUT and discard checkpoints of a different setup")
 
@@ -61,7 +64,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     request = TrainRequest(preset=preset, data=args.data, out=args.out, profile=args.profile, folds=args.folds,
                            val_fraction=args.val_fraction, max_minutes=args.max_minutes, max_epochs=args.max_epochs,
                            seed=args.seed, device=args.device, model_id=args.model_id, version=args.version,
-                           overwrite=args.overwrite)
+                           overwrite=args.overwrite, init=args.init)
     return train(request, progress)
 
 

@@ -38,6 +38,10 @@ class TrainRequest:
     model_id: str | None = None
     version: str = "1.0.0"
     overwrite: bool = False
+    init: Path | None = None  # warm start: a model folder whose weights training starts from
+    provenance: dict[str, Any] | None = None  # extra card "training" fields (e.g. the synthetic data recipe)
+    description: str | None = None  # card description (default: the profile's note)
+    contrast_curve: float = 0.0  # probability of a random intensity curve per patch (SynthSeg-style, phantoms)
 
 
 def split_folds(case_ids: list[str], folds: int, val_fraction: float, seed: int) -> list[tuple[list[int], list[int]]]:
@@ -110,14 +114,21 @@ def _train(request: TrainRequest, progress: Progress) -> dict[str, Any]:
         if not (request.out / ".checkpoints").exists():
             raise InputError("output folder is not empty; choose another or pass --overwrite", path=request.out)
     preset = request.preset
-    profile_name = request.profile or preset.default_profile
+    init_card, init_states = _warm_start(request) if request.init else (None, [])
+    profile_name = request.profile or (init_card or {}).get("preprocessing", {}).get("profile") or preset.default_profile
     preset.profile(profile_name)  # fails early on an unknown profile
+    if init_card is not None:
+        _check_init_fits(request, init_card, profile_name)
     device = select_device(request.device)
     prepared, summary = prepare_dataset(request, progress)
     splits = split_folds([c.case_id for c in prepared], request.folds, request.val_fraction, request.seed)
     checkpoints = request.out / ".checkpoints"
     setups = [run_setup(request, profile_name, [prepared[i].case_id for i in train_idx],
                         [prepared[i].case_id for i in val_idx], k) for k, (train_idx, val_idx) in enumerate(splits)]
+    if init_card is not None:  # a warm start's checkpoints are not a cold start's
+        setups = [setup | {"init": init_card["card_sha256"]} for setup in setups]
+    if request.contrast_curve:
+        setups = [setup | {"contrast_curve": request.contrast_curve} for setup in setups]
     spent = _resumable_seconds(checkpoints, setups, request.overwrite, progress)
     start = time.monotonic() - spent  # an interrupted run's training time counts against the budget
     budget_s = request.max_minutes * 60 if request.max_minutes else math.inf
@@ -129,7 +140,8 @@ def _train(request: TrainRequest, progress: Progress) -> dict[str, Any]:
         label = f"fold {k + 1}/{len(splits)}: " if len(splits) > 1 else ""
         result = train_fold(k, [prepared[i] for i in train_idx], [prepared[i] for i in val_idx], preset,
                             profile_name, device, request.seed, deadline, progress, checkpoints / f"fold{k}",
-                            request.max_epochs, label, setups[k])
+                            request.max_epochs, label, setups[k],
+                            init_states[k % len(init_states)] if init_states else None, request.contrast_curve)
         results.append(result)
     unvalidated = [r.fold for r in results if not r.history or r.best_val_dice < 0]
     if unvalidated:  # never publish a model that was not trained and validated
@@ -139,6 +151,14 @@ def _train(request: TrainRequest, progress: Progress) -> dict[str, Any]:
     if model_dir.exists() and not request.overwrite:
         raise InputError("already exists; pass --overwrite to replace it", path=model_dir)
     card_fields = model_card_fields(request, profile_name, results, summary, device.type, time.monotonic() - start)
+    if init_card is not None:
+        card_fields["training"]["init"] = {"model_id": init_card["model_id"], "version": init_card["version"],
+                                           "card_sha256": init_card["card_sha256"], "path": str(request.init)}
+    if request.contrast_curve:
+        card_fields["training"]["augmentation"]["contrast_curve_probability"] = request.contrast_curve
+    card_fields["training"].update(request.provenance or {})
+    if request.description:
+        card_fields["description"] = request.description
     outcome = {"model": str(model_dir), "folds": [r.metrics() | {"history": None} for r in results],
                "mean_best_val_dice": float(np.mean([r.best_val_dice for r in results])),
                "dataset": dataclasses.asdict(summary), "seconds": round(time.monotonic() - start, 1)}
@@ -151,6 +171,33 @@ def _train(request: TrainRequest, progress: Progress) -> dict[str, Any]:
         commit.file(request.out / "training_summary.json").write_text(json_text(outcome), encoding="utf-8")
     shutil.rmtree(checkpoints, ignore_errors=True)  # the model is saved: nothing is left to resume
     return outcome
+
+
+def _warm_start(request: TrainRequest) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The card and member weights of the ``--init`` model (verified: hashes, strict load)."""
+    from ..models.modelfile import load_model
+
+    assert request.init is not None
+    if not Path(request.init).is_dir():
+        raise InputError("model folder not found", path=request.init, field="--init")
+    model = load_model(request.init)
+    if model.card["preset"] != request.preset.name:
+        raise InputError(f"model is for preset {model.card['preset']!r}, not {request.preset.name!r}",
+                         path=request.init, field="--init")
+    return model.card, [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in model.members]
+
+
+def _check_init_fits(request: TrainRequest, card: dict[str, Any], profile_name: str) -> None:
+    """A warm start must keep the network and the resolution its weights were trained for."""
+    profile = request.preset.profile(profile_name)
+    args = json.loads(json.dumps(request.preset.network_args(profile_name)))
+    if card["network"]["name"] != profile.network or card["network"]["args"] != args:
+        raise InputError(f"its network ({card['network']['name']}) differs from profile {profile_name!r}'s "
+                         f"({profile.network}); fine-tune with the profile the model was trained with "
+                         f"({card['preprocessing'].get('profile')})", path=request.init, field="--init")
+    if [float(v) for v in card["preprocessing"]["spacing_mm"]] != [float(v) for v in profile.spacing]:
+        raise InputError(f"it was trained at {card['preprocessing']['spacing_mm']} mm, profile {profile_name!r} "
+                         f"uses {list(profile.spacing)} mm", path=request.init, field="--init")
 
 
 def run_setup(request: TrainRequest, profile_name: str, train_cases: list[str], val_cases: list[str],

@@ -85,11 +85,14 @@ def validation_dice(network: torch.nn.Module, cases: list[PreparedCase], preset:
 def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[PreparedCase], preset: Preset,
                profile_name: str, device: torch.device, seed: int, deadline: float, progress: Progress,
                checkpoint_dir: Path, max_epochs: int | None = None, fold_label: str = "",
-               setup: dict[str, Any] | None = None) -> FoldResult:
+               setup: dict[str, Any] | None = None, init_state: dict[str, torch.Tensor] | None = None,
+               contrast_curve: float = 0.0) -> FoldResult:
     """Train one network; resumes from ``checkpoint_dir`` when a checkpoint is there.
 
     ``setup`` (what the run was asked to do) is stored in the checkpoint so that a later run can tell
     whether the checkpoint is its own (``checkpoint_setup``); a fold that had finished is not retrained.
+    ``init_state`` (warm start, ``train --init``) are the weights training starts from instead of random ones;
+    ``contrast_curve`` is the probability of a random intensity curve per training patch.
     """
     profile = preset.profile(profile_name)
     recipe = profile.training
@@ -98,6 +101,8 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
     torch.manual_seed(seed + fold)
     rng = np.random.default_rng(seed + fold)
     network = build_network(profile.network, preset.network_args(profile_name)).to(device)
+    if init_state is not None:
+        network.load_state_dict(init_state, strict=True)
     optimizer = make_optimizer(network, profile)
     loss_fn = make_loss(preset, profile)
     total_iterations = epochs * recipe.iterations_per_epoch
@@ -108,7 +113,7 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
     context = _single_slice_context(network, recipe)
     train_roi = profile.roi if context is None else (2 * context + 1, *profile.roi[1:])
     examples = prepare_examples(pairs, train_roi, pad_value, by_class)
-    transform = training_transform(train_roi, preset.augmentation, recipe.patches_per_case, by_class)
+    transform = training_transform(train_roi, preset.augmentation, recipe.patches_per_case, by_class, contrast_curve)
     transform.set_random_state(seed + fold)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)

@@ -1,0 +1,37 @@
+"""The data recipe of the randomised generator: which randomisation elements are on. A model card
+records the recipe and ``GENERATOR_VERSION``; the ablation switches one element off at a time."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+# Bump when a change to the generator changes the images drawn for a seed.
+GENERATOR_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    intensity: str = "synthseg"  # "synthseg": random value per tissue per image; "fixed": one HU per tissue
+    random_contrast_fraction: float = 0.3  # synthseg: share of images whose tissue values ignore CT ranges
+    organs: bool = True  # liver, spleen, kidneys, stomach, pancreas, bowel (gas/stool/contrast), vessels
+    organ_wobble: float = 0.35  # outline harmonics of organs (0: plain ellipses)
+    anatomy: bool = True  # muscle size and position follow the vertebral level, ribs, crura, iliac crests
+    habitus: bool = True  # thin to obese, sarcopenic to muscular, arms beside the body, table
+    artefacts: bool = True  # blur, noise, partial volume, streaks, metal, resampling to 0.6-3.5 mm
+    elastic_px: float = 4.0  # SD of the elastic displacement (mm on the 1 mm drawing grid)
+    levels: tuple[float, float] = (1.2, 4.4)  # vertebral levels drawn: 1 = L1 centre … 4 = L4 centre
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"generator_version": GENERATOR_VERSION}
+
+
+FULL = Recipe()
+ABLATIONS: dict[str, Recipe] = {
+    "full": FULL,
+    "no_intensity_randomisation": dataclasses.replace(FULL, intensity="fixed"),
+    "no_organs": dataclasses.replace(FULL, organs=False),
+    "no_muscle_anatomy": dataclasses.replace(FULL, anatomy=False),
+    "no_habitus": dataclasses.replace(FULL, habitus=False),
+}

@@ -1,0 +1,95 @@
+"""Starter models: trained from synthetic data only, by a recipe with fixed seeds and iteration
+counts, so anyone re-running it gets the same model. Muscle models learn from the randomised generator
+(``phantoms.synth``: random intensity per tissue, organs, habitus, scanner effects); level finders from
+the anatomical phantoms (``phantoms.registry``, whole vertebral columns) with a random intensity curve
+per training patch. The card records the command, the data generator and version and the recipe, and
+every output of such a model says what it is."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..models.starter import STARTER_NOTICE
+from ..presets import get_preset
+from ..progress import NULL_PROGRESS, Progress
+
+STARTER_VERSION = "0.1.0"
+
+
+@dataclasses.dataclass(frozen=True)
+class StarterSpec:
+    preset: str
+    data: str  # "synth": the randomised generator; "phantoms": anatomical phantoms of ``anatomy``
+    samples: int  # synthetic images ("synth") or phantoms per part ("phantoms": see ``parts``)
+    data_seed: int
+    train_seed: int
+    max_epochs: int  # iterations = max_epochs × the profile's iterations per epoch; early stop on synthetic validation
+    profile: str = "cpu"
+    anatomy: str | None = None
+    parts: tuple[tuple[int, int, str], ...] = ()  # phantoms: (count, seed, in_view "random"/"never")
+    contrast_curve: float = 0.0
+
+
+STARTERS: dict[str, StarterSpec] = {
+    "l3": StarterSpec("l3", "synth", samples=600, data_seed=1400, train_seed=14, max_epochs=40),
+    "l3_level": StarterSpec("l3_level", "phantoms", samples=0, data_seed=0, train_seed=14, max_epochs=24,
+                            anatomy="l3", parts=((120, 1410, "random"), (12, 1411, "never"), (60, 1412, "random")),
+                            contrast_curve=0.5),
+}
+
+
+def write_data(spec: StarterSpec, folder: Path, recipe: Any, progress: Progress) -> dict[str, Any]:
+    """The training folder of ``spec``; returns what the card records about the data."""
+    if spec.data == "synth":
+        from ..phantoms.synth import write_training_folder
+
+        progress.update("synthesise", 0.0, f"drawing {spec.samples} synthetic slices (seed {spec.data_seed})")
+        manifest = write_training_folder(folder, spec.samples, spec.data_seed, recipe)
+        return {"generator": manifest["generator"], "generator_version": manifest["generator_version"],
+                "recipe": manifest["recipe"], "samples": spec.samples, "data_seed": spec.data_seed}
+    from .. import __version__
+    from ..cli import main as cli_main
+
+    entries = []
+    for count, seed, in_view in spec.parts:
+        part = folder / f"part_{seed}"
+        progress.update("synthesise", None, f"{count} {spec.anatomy} phantoms (seed {seed}, in view: {in_view})")
+        code = cli_main(["--progress", "none", "phantom", "--anatomy", str(spec.anatomy), "--n", str(count), "--seed",
+                         str(seed), "--in-view", in_view, "--resolution", "low", "--out", str(part)])
+        if code != 0:
+            raise RuntimeError(f"phantom generation failed ({spec.anatomy}, seed {seed})")
+        for entry in json.loads((part / "dataset.json").read_text(encoding="utf-8"))["cases"]:
+            entries.append({k: (v if k == "case_id" else f"{part.name}/{v}") for k, v in entry.items()})
+    (folder / "dataset.json").write_text(json.dumps({"cases": entries}), encoding="utf-8")
+    return {"generator": f"MuscleQuantLib.phantoms ({spec.anatomy}, resolution low)", "generator_version": __version__,
+            "recipe": {"parts": [list(p) for p in spec.parts], "contrast_curve_probability": spec.contrast_curve},
+            "samples": len(entries)}
+
+
+def train_starter(spec: StarterSpec, out: Path, command: str, recipe: Any = None, progress: Progress = NULL_PROGRESS,
+                  keep_data: bool = False, model_id: str | None = None) -> dict[str, Any]:
+    """Draw the synthetic data, train, and write the model to ``out/run/model``; returns the training summary."""
+    import torch
+
+    from ..phantoms.synth import FULL
+    from .run import TrainRequest, train
+
+    data = out / "synthetic_data"
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    synthetic = write_data(spec, data, recipe or FULL, progress)
+    provenance = {"starter": True, "notice": STARTER_NOTICE, "command": command, "synthetic": synthetic,
+                  "real_data_used": "none", "torch_threads": torch.get_num_threads()}
+    request = TrainRequest(preset=get_preset(spec.preset), data=data, out=out / "run", profile=spec.profile,
+                           max_epochs=spec.max_epochs, seed=spec.train_seed, device="cpu",
+                           model_id=model_id or f"{spec.preset.replace('_', '-')}-starter", version=STARTER_VERSION,
+                           provenance=provenance, overwrite=True, contrast_curve=spec.contrast_curve,
+                           description=f"{get_preset(spec.preset).title}: {STARTER_NOTICE}")
+    summary = train(request, progress)
+    if not keep_data:
+        shutil.rmtree(data, ignore_errors=True)
+    return summary

@@ -1,0 +1,74 @@
+"""Train the starter models from randomised synthetic data only, with fixed seeds and iteration
+counts (``MuscleQuantLib/training/starter.py``), and optionally install them as package data
+(``MuscleQuantLib/models/starter/<id>/``). Re-running this script reproduces them; the command, the
+generator version and the data recipe are recorded in each model card.
+
+    .venv/bin/python Testing/benchmarks/train_starter_models.py --preset l3 --work /tmp/starter --install
+    # ablation (one randomisation element off, shorter run, stated in the report):
+    .venv/bin/python Testing/benchmarks/train_starter_models.py --preset l3 --work /tmp/abl --recipe no_organs \
+        --samples 300 --epochs 20 --evaluate
+
+With ``--evaluate`` the L3 model is scored on the real CT crop (``realct_l3.py``; validation only).
+One torch thread, so that figures do not depend on how many cores are free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from MuscleQuantLib.phantoms.synth import ABLATIONS
+from MuscleQuantLib.progress import Progress
+from MuscleQuantLib.training.starter import STARTERS, train_starter
+
+PACKAGE_STARTERS = Path(__file__).resolve().parents[2] / "MuscleQuant" / "MuscleQuantLib" / "models" / "starter"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(STARTERS), default="l3")
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--recipe", choices=sorted(ABLATIONS), default="full")
+    parser.add_argument("--samples", type=int, help="override the spec's number of synthetic images")
+    parser.add_argument("--epochs", type=int, help="override the spec's epochs (iterations = epochs × 20 for l3)")
+    parser.add_argument("--install", action="store_true", help="copy the model into the package's starter folder")
+    parser.add_argument("--evaluate", action="store_true", help="score on the real CT crop (L3 only)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    spec = STARTERS[args.preset]
+    spec = dataclasses.replace(spec, samples=args.samples or spec.samples, max_epochs=args.epochs or spec.max_epochs)
+    command = "python Testing/benchmarks/train_starter_models.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    started, cpu0 = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
+    summary = train_starter(spec, args.work, command, ABLATIONS[args.recipe], Progress("text"))
+    model = Path(summary["model"])
+    report = {"preset": args.preset, "recipe": args.recipe, "samples": spec.samples, "epochs": spec.max_epochs,
+              "synthetic_val_dice": round(summary["mean_best_val_dice"], 3),
+              "best_epoch": summary["folds"][0]["best_epoch"], "stopped": summary["folds"][0]["stopped"],
+              "wall_s": round(time.monotonic() - started), "cpu_s": round(resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0)}
+    if args.evaluate:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from realct_l3 import evaluate, evaluate_finder
+
+        report["real_ct"] = evaluate(model) if args.preset == "l3" else evaluate_finder(model)
+    if args.install:
+        target = PACKAGE_STARTERS / json.loads((model / "model.json").read_text(encoding="utf-8"))["model_id"]
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        for name in ("model.json", "weights.safetensors"):
+            shutil.copyfile(model / name, target / name)
+        report["installed"] = str(target)
+    (args.work / "report.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The randomised synthetic generator (issue 14 item 1): deterministic per seed, labels only the five
+L3 groups, organs drawn with muscle-like HU next to the muscles, habitus and scanner effects varying,
+each ablation switch really switching its element off, and a folder ``musclequant train`` reads."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from MuscleQuantLib.phantoms.synth import (
+    ABLATIONS,
+    FULL,
+    GENERATOR_VERSION,
+    draw_l3_slice,
+    write_training_folder,
+)
+from MuscleQuantLib.phantoms.synth.abdomen import draw_abdomen
+from MuscleQuantLib.phantoms.synth.classes import ORGANS, T
+from MuscleQuantLib.phantoms.synth.habitus import draw_habitus
+from MuscleQuantLib.phantoms.synth.intensity import MUSCLE_CLASSES, tissue_values
+
+
+def _tissues(seed: int, recipe=FULL):
+    rng = np.random.default_rng(seed)
+    canvas, info = draw_abdomen(rng, recipe, draw_habitus(rng, recipe))
+    return canvas.labels, info
+
+
+def test_same_seed_same_slice_other_seed_other_slice():
+    a, b = draw_l3_slice(np.random.default_rng(7)), draw_l3_slice(np.random.default_rng(7))
+    c = draw_l3_slice(np.random.default_rng(8))
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.labels, b.labels) and a.spacing == b.spacing
+    assert a.image.shape != c.image.shape or not np.array_equal(a.image, c.image)
+
+
+def test_labels_are_the_five_groups_and_every_slice_has_erector_and_wall():
+    for seed in range(6):
+        sample = draw_l3_slice(np.random.default_rng(seed))
+        values = set(np.unique(sample.labels).tolist())
+        assert values <= {0, 1, 2, 3, 4, 5}
+        assert {2, 5} <= values, (seed, values)
+        assert sample.image.dtype == np.int16 and 0.6 <= sample.spacing <= 3.5
+
+
+def test_muscles_sit_where_anatomy_puts_them():
+    """Psoas beside the vertebral body, erector spinae behind it, rectus in front, in every draw."""
+    for seed in range(8):
+        tissues, info = _tissues(seed)
+        rows, cols = np.indices(tissues.shape)
+        body = np.argwhere(np.isin(tissues, (T.CANCELLOUS, T.DISC)))
+        centre_r, centre_c = body.mean(axis=0)
+        psoas = np.argwhere(tissues == T.PSOAS)
+        erector = np.argwhere(tissues == T.ERECTOR)
+        rectus = np.argwhere(tissues == T.RECTUS)
+        assert abs(psoas[:, 0].mean() - centre_r) < 30  # beside the body (mm, 1 mm pixels)
+        assert erector[:, 0].mean() > centre_r + 25  # posterior
+        assert rectus[:, 0].mean() < centre_r - 60  # anterior
+        assert (psoas[:, 1] < centre_c).any() and (psoas[:, 1] > centre_c).any()  # both sides
+
+
+def test_organs_are_drawn_with_muscle_like_values():
+    """The failure on real CT was organs labelled psoas: organs must be in the data, often with muscle's HU."""
+    seen = set()
+    for seed in range(10):
+        tissues, _ = _tissues(seed)
+        seen |= set(np.unique(tissues).tolist())
+    assert {T.LIVER, T.KIDNEY, T.BOWEL_WALL, T.AORTA, T.GAS} <= seen
+    overlap = 0
+    for seed in range(50):
+        values = tissue_values(np.random.default_rng(seed), FULL)
+        muscle = values[int(T.PSOAS)]
+        overlap += any(abs(values[int(o)] - muscle) < 15 for o in (T.LIVER, T.SPLEEN, T.KIDNEY, T.BOWEL_WALL))
+    assert overlap >= 20
+
+
+def test_habitus_ranges_from_thin_to_obese():
+    fats = [draw_habitus(np.random.default_rng(s), FULL) for s in range(200)]
+    sat = [h.sat_mm[0] for h in fats]
+    assert min(sat) < 8 and max(sat) > 45
+    assert any(h.arms for h in fats) and not all(h.arms for h in fats)
+
+
+@pytest.mark.parametrize("name", [n for n in ABLATIONS if n != "full"])
+def test_each_ablation_switches_its_element_off(name):
+    recipe = ABLATIONS[name]
+    if name == "no_organs":
+        for seed in range(4):
+            assert not np.isin(_tissues(seed, recipe)[0], ORGANS).any()
+    elif name == "no_intensity_randomisation":
+        a, b = (tissue_values(np.random.default_rng(s), recipe) for s in (1, 2))
+        assert np.array_equal(a, b) and len({float(a[int(m)]) for m in MUSCLE_CLASSES}) == 1
+    elif name == "no_habitus":
+        assert len({draw_habitus(np.random.default_rng(s), recipe) for s in range(5)}) == 1
+    elif name == "no_muscle_anatomy":
+        levels = {_tissues(s, recipe)[1]["level"] for s in range(4)}
+        assert levels == {3.0}
+    assert dataclasses.replace(recipe) != FULL
+
+
+def test_training_folder_is_read_by_the_trainer(tmp_path):
+    from MuscleQuantLib.presets import get_preset
+    from MuscleQuantLib.training.data import discover_cases, prepare_case
+
+    manifest = write_training_folder(tmp_path, 3, seed=11)
+    assert manifest["generator_version"] == GENERATOR_VERSION and manifest["recipe"]["intensity"] == "synthseg"
+    assert json.loads((tmp_path / "dataset.json").read_text())["kind"] == "synthetic_training"
+    preset = get_preset("l3")
+    cases = discover_cases(tmp_path)
+    prepared = prepare_case(cases[0], preset, preset.profile("cpu"))
+    assert not isinstance(prepared, str)
+    assert set(np.unique(prepared.target.labels)) <= {0, 1, 2, 3, 4, 5} and prepared.target.labels.any()
