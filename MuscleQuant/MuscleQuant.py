@@ -1,24 +1,21 @@
 """MuscleQuant Slicer module: segment, correct, approve and measure skeletal muscle.
 
 Thin by design: all logic lives in ``MuscleQuantLib`` (engine, headless) and its MRML adapter
-``MuscleQuantLib.slicer_bridge``; this file only wires Qt widgets to it. Inference runs in a background
-``musclequant`` process polled by a QTimer, so the UI never blocks and Cancel kills the process tree.
+``MuscleQuantLib.slicer_bridge``; this file only wires Qt widgets to it. Engine runs are background
+``musclequant`` processes and approvals a worker thread, polled by a QTimer (``slicer_bridge.runner``), so
+the UI never blocks; Cancel kills the process tree. Signals connect to slots taking exactly the signal's
+arguments: PythonQt passes as many arguments as a slot accepts (``Testing/slicer_harness`` runs this file).
 
-Slicer/Qt/CTK API used, checked against Slicer v5.10.0 and v5.12.3 sources:
-``slicer.util.loadUI``/``childWidgetVariables``/``VTKObservationMixin``/``confirmOkCancelDisplay``/
-``errorDisplay``/``pip_install``/``setSliceViewerLayers``/``getNode``/``loadVolume``
-(Base/Python/slicer/util.py); ``ScriptedLoadableModule*`` (Base/Python/slicer/ScriptedLoadableModule.py);
-``qMRMLSegmentEditorWidget.setMRMLSegmentEditorNode/setSegmentationNode/setSourceVolumeNode``
-(Modules/Loadable/Segmentations/Widgets/qMRMLSegmentEditorWidget.h, used the same way in
-Modules/Scripted/SegmentEditor/SegmentEditor.py); ``qMRMLTableView.setMRMLTableNode``
-(Libs/MRML/Widgets/qMRMLTableView.h); ``vtkMRMLSliceNode.JumpAllSlices`` and ``GetSliceToRAS``
-(Libs/MRML/Core/vtkMRMLSliceNode.h); ``PyTorchUtils.PyTorchUtilsLogic.torchInstalled/installTorch``
-(SlicerPyTorch: PyTorchUtils/PyTorchUtils.py).
+Slicer/Qt/CTK API used, checked against Slicer v5.10.0 and v5.12.3 sources: ``slicer.util.loadUI``/
+``childWidgetVariables``/``VTKObservationMixin``/``confirmOkCancelDisplay``/``errorDisplay``/
+``setSliceViewerLayers``/``getNode`` (Base/Python/slicer/util.py); ``ScriptedLoadableModule*``;
+``qMRMLSegmentEditorWidget`` ``setMRMLSegmentEditorNode``/``setSegmentationNode``/``setSourceVolumeNode``/
+``setActiveEffect(None)``/``removeViewObservations``/``setActiveEffectByName`` (as in
+Modules/Scripted/SegmentEditor/SegmentEditor.py); ``qMRMLNodeComboBox``; ``qMRMLTableView.setMRMLTableNode``;
+``vtkMRMLSliceNode.JumpAllSlices``/``GetSliceToRAS``; ``qt.QSettings``.
 """
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import qt
@@ -54,277 +51,330 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
-        self.logic = None
-        self.process = None
-        self.segmentationNode = None
-        self.modelRows = []
-        self.pendingModel = None
-        self.importCommand = None
+        self.logic = self.approvedVersion = None
+        self.modelRows, self.nodeFolders = [], {}
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
-        from MuscleQuantLib.slicer_bridge import widget_logic
+        from MuscleQuantLib.slicer_bridge import settings, widget_logic
+        from MuscleQuantLib.slicer_bridge.runner import TaskRunner
+        from MuscleQuantLib.slicer_bridge.workfolders import WorkFolders
 
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/MuscleQuant.ui"))
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = MuscleQuantLogic()
+        self.workFolders = WorkFolders()
+        self.runner = TaskRunner(self.showProgress, slicer.util.errorDisplay, self.updateButtons)
         for name, title in widget_logic.preset_choices():
             self.ui.presetComboBox.addItem(title, name)
         self.ui.deviceComboBox.addItems(list(widget_logic.DEVICES))
         self.ui.huRangeComboBox.addItems(list(widget_logic.HU_CHOICES))
-        self.ui.caseStorePathLineEdit.currentPath = str(Path.home() / "MuscleQuantCases")
-        editorNode = slicer.mrmlScene.GetSingletonNode("MuscleQuant", "vtkMRMLSegmentEditorNode")
-        if editorNode is None:
-            editorNode = slicer.mrmlScene.CreateNodeByClass("vtkMRMLSegmentEditorNode")
-            editorNode.UnRegister(None)
-            editorNode.SetSingletonTag("MuscleQuant")
-            editorNode = slicer.mrmlScene.AddNode(editorNode)
-        self.ui.segmentEditorWidget.setMRMLSegmentEditorNode(editorNode)
+        settings.restore(self.ui, qt.QSettings(), settings.MUSCLEQUANT)
+        self.selectEditorNode()
         self.timer = qt.QTimer()
         self.timer.setInterval(200)
         self.timer.timeout.connect(self.onPoll)
-        self.ui.runButton.clicked.connect(self.onRun)
-        self.ui.cancelButton.clicked.connect(self.onCancel)
-        self.ui.useCurrentSliceButton.clicked.connect(self.onUseCurrentSlice)
-        self.ui.refreshModelsButton.clicked.connect(self.onRefreshModels)
-        self.ui.presetComboBox.currentIndexChanged.connect(lambda _: self.updateModelCombo())
-        self.ui.applyHuRangeButton.clicked.connect(self.onApplyHuRange)
-        self.ui.approveButton.clicked.connect(self.onApprove)
-        self.ui.exportCsvButton.clicked.connect(self.onExportCsv)
-        self.ui.trainApprovedButton.clicked.connect(self.onTrainOnApproved)
+        for button, slot in ((self.ui.runButton, self.onRun), (self.ui.cancelButton, self.runner.cancel),
+                             (self.ui.useCurrentSliceButton, self.onUseCurrentSlice),
+                             (self.ui.refreshModelsButton, self.onRefreshModels),
+                             (self.ui.applyHuRangeButton, self.onApplyHuRange), (self.ui.approveButton, self.onApprove),
+                             (self.ui.exportCsvButton, self.onExportCsv), (self.ui.drawOutlineButton, self.onDrawOutline),
+                             (self.ui.trainApprovedButton, self.onTrainOnApproved)):
+            button.clicked.connect(lambda checked, slot=slot: slot())  # clicked(bool): never into a slot's parameter
+        self.ui.presetComboBox.currentIndexChanged.connect(self.onPresetChanged)
         self.ui.inputVolumeSelector.currentNodeChanged.connect(self.onInputChanged)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, lambda *a: self.onCancel())
-        self.setRunning(False)
+        self.ui.outputSegmentationSelector.currentNodeChanged.connect(self.onOutputChanged)
+        for signal in (self.ui.caseStorePathLineEdit.currentPathChanged, self.ui.approverLineEdit.textChanged,
+                       self.ui.deviceComboBox.currentIndexChanged, self.ui.modelPathLineEdit.currentPathChanged,
+                       self.ui.trainMinutesSpinBox.valueChanged):
+            signal.connect(lambda value: settings.save(self.ui, qt.QSettings(), settings.MUSCLEQUANT))
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.onInputChanged(self.ui.inputVolumeSelector.currentNode())  # a volume loaded before the module opened
+        self.onPresetChanged(self.ui.presetComboBox.currentIndex)
+        self.onRefreshModels()
+
+    def enter(self):
+        self.selectEditorNode()
+        self.ui.segmentEditorWidget.installKeyboardShortcuts()
+
+    def exit(self):  # the editor's effect must stop capturing slice-view events (as in SegmentEditor.py)
+        self.ui.segmentEditorWidget.setActiveEffect(None)
+        self.ui.segmentEditorWidget.uninstallKeyboardShortcuts()
+        self.ui.segmentEditorWidget.removeViewObservations()
 
     def cleanup(self):
-        self.onCancel()
+        self.timer.stop()
+        self.runner.cancel(wait=True, grace_s=1.0)
         self.removeObservers()
+        self.workFolders.remove_all()
+
+    def selectEditorNode(self):
+        from MuscleQuantLib.slicer_bridge import mrml
+
+        self.ui.segmentEditorWidget.setMRMLSegmentEditorNode(mrml.segment_editor_node("MuscleQuant"))
 
     # ----- state --------------------------------------------------------------------------------
-    def setRunning(self, running, message=""):
-        self.ui.runButton.enabled = not running
-        self.ui.trainApprovedButton.enabled = not running
-        self.ui.useCurrentSliceButton.enabled = not running and self.segmentationNode is not None
-        self.ui.cancelButton.enabled = running
-        self.ui.statusLabel.text = message
-        if not running:
-            self.ui.progressBar.value = 0
+    def segmentation(self):
+        return self.ui.outputSegmentationSelector.currentNode()
 
-    def onInputChanged(self, node):
+    def updateButtons(self):
         from MuscleQuantLib.slicer_bridge import widget_logic
 
-        if node is not None:
-            self.ui.caseIdLineEdit.text = widget_logic.suggested_case_id(node)
-            self.ui.sliceSpinBox.maximum = max(0, node.GetImageData().GetDimensions()[2] - 1)
+        for name, enabled in widget_logic.enabled_widgets(self.runner.busy, self.segmentation(),
+                                                          self.currentPreset()).items():
+            getattr(self.ui, name).enabled = enabled
 
     def currentPreset(self):
         return self.ui.presetComboBox.currentData
+
+    def onPresetChanged(self, index):
+        from MuscleQuantLib.slicer_bridge import settings
+
+        settings.save(self.ui, qt.QSettings(), settings.MUSCLEQUANT)
+        self.updateModelCombo()
+        self.updateButtons()
+
+    def onInputChanged(self, node):
+        from MuscleQuantLib.slicer_bridge import mrml, widget_logic
+
+        if node is None or node.GetImageData() is None:
+            self.updateButtons()
+            return
+        self.ui.caseIdLineEdit.text = widget_logic.suggested_case_id(node)
+        self.ui.sliceSpinBox.maximum = max(0, node.GetImageData().GetDimensions()[2] - 1)
+        made = mrml.segmentations_of(node)
+        self.ui.outputSegmentationSelector.setCurrentNode(made[-1] if made else None)
+        self.onOutputChanged(self.segmentation())
+
+    def onOutputChanged(self, node):
+        from MuscleQuantLib.slicer_bridge import mrml, widget_logic
+
+        editor = self.ui.segmentEditorWidget
+        editor.setSegmentationNode(node)
+        editor.setSourceVolumeNode(mrml.source_volume(node) or self.ui.inputVolumeSelector.currentNode())
+        lines = widget_logic.plausibility_lines(mrml.engine_summary(node) if node else None)
+        self.ui.flagsLabel.text = "Check before approving:\n" + "\n".join(lines) if lines else ""
+        self.ui.flagsLabel.visible = bool(lines)
+        self.updateButtons()
 
     # ----- models -------------------------------------------------------------------------------
     def onRefreshModels(self):
         from MuscleQuantLib.slicer_bridge import widget_logic
 
-        self.startProcess(widget_logic.list_models_command(), "Listing models…", self.onModelsListed)
+        self.startCommand(widget_logic.list_models_command, "Listing models…",
+                          lambda result: self.updateModelCombo(result.get("models", [])))
 
-    def onModelsListed(self, result):
-        self.modelRows = result.get("models", [])
-        self.updateModelCombo()
-
-    def updateModelCombo(self):
+    def updateModelCombo(self, rows=None):
         from MuscleQuantLib.slicer_bridge import widget_logic
 
+        self.modelRows = self.modelRows if rows is None else rows
+        choices, self.ui.noModelLabel.text = widget_logic.model_panel(
+            self.modelRows, self.currentPreset(), self.ui.presetComboBox.currentText,
+            self.ui.modelPathLineEdit.currentPath, self.ui.caseStorePathLineEdit.currentPath)
         self.ui.modelComboBox.clear()
-        for row in widget_logic.model_choices(self.modelRows, self.currentPreset()):
+        for row in choices:
             self.ui.modelComboBox.addItem(row["label"], row)
+        self.ui.noModelLabel.visible = bool(self.ui.noModelLabel.text)
 
     # ----- segmentation -------------------------------------------------------------------------
-    def onRun(self, sliceIndex=None):
+    def onRun(self):
+        volume = self.ui.inputVolumeSelector.currentNode()
+        if volume is None:
+            slicer.util.errorDisplay("Select an input volume first.")
+            return
+        self.runOn(volume, None if self.ui.autoSliceCheckBox.checked else self.ui.sliceSpinBox.value)
+
+    def runOn(self, volume, sliceIndex):
+        from MuscleQuantLib.slicer_bridge import widget_logic
+
+        outcome = self.logic.ensureDependencies()
+        if not outcome:
+            slicer.util.errorDisplay(outcome.message or "Python packages are missing.")
+            return
+        row = self.ui.modelComboBox.currentData
+        localFolder = self.ui.modelPathLineEdit.currentPath
+        if not localFolder and row and not row.get("path"):  # registry model not downloaded yet: fetch first
+            self.startCommand(lambda python: widget_logic.fetch_model_command(row["id"], row["version"], python),
+                              "Downloading model…", lambda result: self.segment(
+                                  volume, result.get("path") or result.get("model_dir"), sliceIndex))
+            return
+        self.segment(volume, localFolder or (row or {}).get("path"), sliceIndex)
+
+    def segment(self, volume, model, sliceIndex):
+        from MuscleQuantLib.slicer_bridge import widget_logic
+
+        try:
+            widget_logic.check_model(model)
+        except Exception as exc:
+            slicer.util.errorDisplay(f"{exc}\n\n{self.ui.noModelLabel.text}".strip())
+            return
+        run = widget_logic.SegmentRun(model=widget_logic.Path(model), preset=self.currentPreset(),
+                                      slice_index=sliceIndex, device=self.ui.deviceComboBox.currentText,
+                                      hu_range=widget_logic.hu_argument(self.ui.huRangeComboBox.currentText))
+        work = self.workFolders.make()
+        self.startTask(lambda: widget_logic.start_segmentation(volume, run, work, self.enginePython())[0], "Segmenting…",
+                       lambda result: self.onSegmented(volume, work), lambda: self.workFolders.remove(work))
+
+    def onSegmented(self, volume, work):
+        from MuscleQuantLib.slicer_bridge import mrml, widget_logic
+
+        self.workFolders.drop_input_copy(work)
+        try:
+            node = widget_logic.import_result(self.runner.finished_task, volume, self.segmentation(),
+                                              slicer.util.confirmOkCancelDisplay)
+        except Exception as exc:
+            self.workFolders.remove(work)
+            slicer.util.errorDisplay(f"Could not import the result: {exc}")
+            return
+        self.workFolders.remove(self.nodeFolders.pop(node.GetID(), None))
+        self.nodeFolders[node.GetID()] = work
+        self.ui.outputSegmentationSelector.setCurrentNode(node)
+        self.onOutputChanged(node)
+        slicer.util.setSliceViewerLayers(background=volume)
+        summary = mrml.engine_summary(node)
+        if summary.get("slice"):
+            index = summary["slice"]["index"]
+            self.ui.sliceSpinBox.value = index
+            slicer.vtkMRMLSliceNode.JumpAllSlices(slicer.mrmlScene, *mrml.slice_center_ras(volume, index))
+            self.ui.statusLabel.text = f"Slice {index} ({summary['slice']['chosen_by']})"
+
+    def onUseCurrentSlice(self):
+        from MuscleQuantLib.slicer_bridge import mrml
+
+        volume = mrml.source_volume(self.segmentation())
+        if volume is None:
+            return
+        index = mrml.ras_to_slice_index(volume, mrml.slice_view_center(slicer.util.getNode("vtkMRMLSliceNodeRed")))
+        self.ui.autoSliceCheckBox.checked = False
+        self.ui.sliceSpinBox.value = index
+        self.runOn(volume, index)
+
+    def onDrawOutline(self):
         from MuscleQuantLib.slicer_bridge import widget_logic
 
         volume = self.ui.inputVolumeSelector.currentNode()
         if volume is None:
             slicer.util.errorDisplay("Select an input volume first.")
             return
-        if not self.logic.ensureDependencies():
-            return
-        row = self.ui.modelComboBox.currentData
-        localFolder = self.ui.modelPathLineEdit.currentPath
-        if not localFolder and row and not row.get("path"):  # registry model not downloaded yet: fetch first
-            self.pendingModel = (volume, sliceIndex)
-            self.startProcess(widget_logic.fetch_model_command(row["id"], row["version"]), "Downloading model…",
-                              self.onModelFetched)
-            return
-        model = localFolder or (row or {}).get("path")
-        self.segment(volume, model, sliceIndex)
+        node = widget_logic.outline_segmentation(volume, self.segmentation(), self.currentPreset())
+        self.ui.outputSegmentationSelector.setCurrentNode(node)
+        self.onOutputChanged(node)
+        self.ui.segmentEditorWidget.setActiveEffectByName("Paint")
 
-    def onModelFetched(self, result):
-        volume, sliceIndex = self.pendingModel
-        self.segment(volume, result.get("path") or result.get("model_dir"), sliceIndex)
+    # ----- background work (slicer_bridge.runner: one task at a time) ---------------------------
+    def enginePython(self):
+        from MuscleQuantLib.slicer_bridge import process, settings
 
-    def segment(self, volume, model, sliceIndex):
-        from MuscleQuantLib.slicer_bridge import widget_logic
+        return process.engine_python(settings.value(qt.QSettings(), settings.ENGINE_PYTHON))
 
-        if sliceIndex is None and not self.ui.autoSliceCheckBox.checked:
-            sliceIndex = self.ui.sliceSpinBox.value
-        run = widget_logic.SegmentRun(model=Path(model or ""), preset=self.currentPreset(), slice_index=sliceIndex,
-                                      hu_range=widget_logic.hu_argument(self.ui.huRangeComboBox.currentText),
-                                      device=self.ui.deviceComboBox.currentText)
-        try:
-            process, _ = widget_logic.start_segmentation(volume, run, tempfile.mkdtemp(prefix="musclequant-"))
-        except Exception as exc:
-            slicer.util.errorDisplay(f"Cannot start segmentation: {exc}")
-            return
-        self.watch(process, "Segmenting…", lambda result: self.onSegmented(volume))
-
-    def onSegmented(self, volume):
-        from MuscleQuantLib.slicer_bridge import mrml, widget_logic
-
-        self.segmentationNode = widget_logic.finish_segmentation(self.process, volume, self.segmentationNode)
-        summary = mrml.engine_summary(self.segmentationNode)
-        slicer.util.setSliceViewerLayers(background=volume)
-        if summary.get("slice"):
-            index = summary["slice"]["index"]
-            self.ui.sliceSpinBox.value = index
-            r, a, s = mrml.slice_center_ras(volume, index)
-            slicer.vtkMRMLSliceNode.JumpAllSlices(slicer.mrmlScene, r, a, s)
-            self.ui.statusLabel.text = f"Slice {index} ({summary['slice']['chosen_by']})"
-        self.ui.segmentEditorWidget.setSegmentationNode(self.segmentationNode)
-        self.ui.segmentEditorWidget.setSourceVolumeNode(volume)
-        self.ui.useCurrentSliceButton.enabled = True
-
-    def onUseCurrentSlice(self):
-        from MuscleQuantLib.slicer_bridge import mrml
-
-        volume = self.ui.inputVolumeSelector.currentNode()
-        sliceToRas = slicer.util.getNode("vtkMRMLSliceNodeRed").GetSliceToRAS()
-        ras = [sliceToRas.GetElement(i, 3) for i in range(3)]
-        self.ui.autoSliceCheckBox.checked = False
-        self.onRun(sliceIndex=mrml.ras_to_slice_index(volume, ras))
-
-    # ----- background process -------------------------------------------------------------------
-    def startProcess(self, command, message, onDone):
+    def startCommand(self, command, message, onDone, onFail=None):
         from MuscleQuantLib.slicer_bridge.process import EngineProcess
 
-        self.watch(EngineProcess(command).start(), message, onDone)
+        self.startTask(lambda: EngineProcess(command(self.enginePython())).start(), message, onDone, onFail)
 
-    def watch(self, process, message, onDone):
-        self.process, self.onDone = process, onDone
-        self.setRunning(True, message)
-        self.timer.start()
+    def startTask(self, start, message, onDone, onFail=None):
+        if self.runner.start(start, message, onDone, onFail):
+            self.timer.start()
 
     def onPoll(self):
-        from MuscleQuantLib.slicer_bridge.process import EngineError
+        if not self.runner.poll():
+            self.timer.stop()
 
-        percent, message = self.process.poll_status()
-        if percent is not None:
-            self.ui.progressBar.value = percent
-        if message:
-            self.ui.statusLabel.text = message
-        if not self.process.finished():
-            return
-        self.timer.stop()
-        self.setRunning(False, self.ui.statusLabel.text)
-        try:
-            result = self.process.outcome()
-            self.onDone(result)
-        except EngineError as exc:
-            if str(exc) != "cancelled":
-                slicer.util.errorDisplay(f"MuscleQuant failed: {exc}")
+    def showProgress(self, message, percent, lines):
+        from MuscleQuantLib.slicer_bridge.runner import show_progress
 
-    def onCancel(self):
-        if self.process is not None and not self.process.finished():
-            self.process.cancel()
-            self.ui.statusLabel.text = "Cancelled"
+        show_progress(self.ui, message, percent, lines)
+
+    def onSceneStartClose(self, caller, event):
+        self.runner.cancel(wait=True, grace_s=1.0)
+        self.onPoll()  # report the cancelled run now: nothing of it reaches the next scene
+        self.ui.segmentEditorWidget.setSegmentationNode(None)
+        self.ui.segmentEditorWidget.removeViewObservations()
+
+    def onSceneEndClose(self, caller, event):
+        self.workFolders.remove_all()
+        self.nodeFolders.clear()
+        self.selectEditorNode()
+        self.onInputChanged(self.ui.inputVolumeSelector.currentNode())
 
     # ----- correction, approval, results --------------------------------------------------------
     def onApplyHuRange(self):
-        from MuscleQuantLib.pipeline.postprocess import resolve_hu_range
-        from MuscleQuantLib.slicer_bridge import mrml
+        from MuscleQuantLib.slicer_bridge import widget_logic
 
-        if self.segmentationNode is None:
+        try:
+            window, removed = widget_logic.apply_hu_choice(self.segmentation(), self.ui.huRangeComboBox.currentText,
+                                                           self.currentPreset())
+        except Exception as exc:
+            slicer.util.errorDisplay(f"HU range: {exc}")
             return
-        choice = self.ui.huRangeComboBox.currentText
-        summary = mrml.engine_summary(self.segmentationNode) or {}
-        name = (summary.get("hu_range") or {}).get("name") if choice == "preset default" else choice
-        removed = mrml.apply_hu_range(self.segmentationNode, self.ui.inputVolumeSelector.currentNode(),
-                                      resolve_hu_range(name or "alberta"))
-        self.ui.statusLabel.text = f"HU range applied: {sum(removed.values())} voxels removed"
+        self.ui.statusLabel.text = f"HU range {window} applied to muscle: {removed} voxels removed"
 
     def onApprove(self):
         from MuscleQuantLib.slicer_bridge import mrml, widget_logic
+        from MuscleQuantLib.slicer_bridge.background import ThreadTask
         from MuscleQuantLib.slicer_bridge.casestore import CaseStore
 
-        if self.segmentationNode is None:
-            slicer.util.errorDisplay("Segment first.")
-            return
-        patient = {"age": self.ui.ageSpinBox.value or None, "sex": self.ui.sexComboBox.currentText or None,
-                   "height": self.ui.heightSpinBox.value or None, "weight": self.ui.weightSpinBox.value or None}
+        node, ui = self.segmentation(), self.ui
+        volume = mrml.source_volume(node) or ui.inputVolumeSelector.currentNode()
+        patient = {"age": ui.ageSpinBox.value, "sex": ui.sexComboBox.currentText, "height": ui.heightSpinBox.value,
+                   "weight": ui.weightSpinBox.value}
         try:
-            version = widget_logic.approve(CaseStore(self.ui.caseStorePathLineEdit.currentPath),
-                                           self.ui.caseIdLineEdit.text, self.ui.approverLineEdit.text,
-                                           self.segmentationNode, self.ui.inputVolumeSelector.currentNode(), patient)
+            finish = widget_logic.approval_task(CaseStore(self.ui.caseStorePathLineEdit.currentPath),
+                                                self.ui.caseIdLineEdit.text, self.ui.approverLineEdit.text, node,
+                                                volume, patient, preset=self.currentPreset())
         except Exception as exc:
             slicer.util.errorDisplay(f"Approval failed: {exc}")
             return
+        self.startTask(lambda: ThreadTask(finish, "Approving…").start(), "Approving…", self.onApproved)
+
+    def onApproved(self, version):
+        from MuscleQuantLib.slicer_bridge import mrml, widget_logic
+
         self.approvedVersion = version
-        table = self.logic.resultsTable()
-        mrml.fill_table(table, widget_logic.measurement_rows(version))
+        table = mrml.fill_table(self.logic.resultsTable(), widget_logic.measurement_rows(version))
         self.ui.resultsTableView.setMRMLTableNode(table)
         self.ui.statusLabel.text = f"Approved as {version}"
+        self.updateModelCombo()
 
     def onExportCsv(self):
-        source = getattr(self, "approvedVersion", None)
-        if source is None:
+        if self.approvedVersion is None:
             slicer.util.errorDisplay("Approve a segmentation first.")
             return
         target = qt.QFileDialog.getSaveFileName(None, "Export measurements", "measurements.csv", "CSV (*.csv)")
         if target:
-            shutil.copyfile(Path(source) / "measurements.csv", target)
-
+            shutil.copyfile(Path(self.approvedVersion) / "measurements.csv", target)
 
     # ----- training on approved cases ----------------------------------------------------------
     def onTrainOnApproved(self):
         from MuscleQuantLib.slicer_bridge import widget_logic
 
-        if not self.logic.ensureDependencies():
+        outcome = self.logic.ensureDependencies()
+        if not outcome:
+            slicer.util.errorDisplay(outcome.message or "Python packages are missing.")
             return
-        job = widget_logic.ApprovedTraining(store=Path(self.ui.caseStorePathLineEdit.currentPath),
-                                            preset=self.currentPreset(), minutes=self.ui.trainMinutesSpinBox.value,
-                                            device=self.ui.deviceComboBox.currentText)
-        train, self.importCommand, _ = widget_logic.approved_training_commands(job)
-        self.startProcess(train, "Training on approved cases…", self.onTrainedOnApproved)
-
-    def onTrainedOnApproved(self, result):
-        self.startProcess(self.importCommand, "Adding the new model…", lambda _: self.onRefreshModels())
+        job = widget_logic.approved_training_job(self.ui.caseStorePathLineEdit.currentPath, self.currentPreset(),
+                                                 self.ui.trainMinutesSpinBox.value, self.ui.deviceComboBox.currentText,
+                                                 qt.QSettings())
+        self.startCommand(lambda python: widget_logic.approved_training_commands(job, python)[0],
+                          "Training on approved cases…", lambda result: self.startCommand(
+                              lambda python: widget_logic.approved_training_commands(job, python)[1],
+                              "Adding the new model…", lambda _: self.onRefreshModels()))
 
 
 class MuscleQuantLogic(ScriptedLoadableModuleLogic):
     """Dependency installation (needs Qt dialogs) and MRML helpers; the rest is in slicer_bridge."""
 
-    def ensureDependencies(self, askConfirmation=True):
+    def ensureDependencies(self, askConfirmation=True, purpose="segment"):
+        """Install what ``purpose`` lacks (install.ensure decides); the outcome is falsy on failure and its
+        ``message`` says why, for the widget's error dialog."""
         from MuscleQuantLib.slicer_bridge import install
 
-        plan = install.plan()
-        if not plan.needed:
-            return True
-        if askConfirmation and not slicer.util.confirmOkCancelDisplay(plan.describe(), "Install Python packages"):
-            return False
-        if plan.torch:
-            import PyTorchUtils  # from the PyTorch extension (EXTENSION_DEPENDS PyTorch)
-
-            if PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False,
-                                                             torchVersionRequirement=plan.torch) is None:
-                return False
-        if plan.pip:
-            constraints = Path(tempfile.mkdtemp(prefix="musclequant-pip-")) / "constraints.txt"
-            constraints.write_text(install.constraints_text(), encoding="utf-8")
-            if plan.pip:
-                slicer.util.pip_install(install.pip_arguments(plan, constraints))
-            for arguments in install.source_build_arguments(plan, constraints):
-                slicer.util.pip_install(arguments)
-        return not install.plan().needed
+        installer = install.slicer_installer(
+            slicer, lambda text: slicer.util.confirmOkCancelDisplay(text, "Install Python packages"))
+        return install.ensure(purpose, installer, ask=askConfirmation)
 
     def resultsTable(self):
         table = slicer.mrmlScene.GetFirstNodeByName("MuscleQuant results")
@@ -342,38 +392,9 @@ class MuscleQuantTest(ScriptedLoadableModuleTest):
         self.test_SegmentAndApprove()
 
     def test_SegmentAndApprove(self):
-        import numpy as np
-        import SimpleITK as sitk
+        from MuscleQuantLib.slicer_bridge import selftest
 
-        from MuscleQuantLib.slicer_bridge import mrml, widget_logic
-        from MuscleQuantLib.slicer_bridge.casestore import CaseStore
-        from MuscleQuantLib.slicer_bridge.process import EngineProcess, musclequant_command
-
-        self.assertTrue(MuscleQuantLogic().ensureDependencies(askConfirmation=False))
-        work = Path(tempfile.mkdtemp(prefix="MuscleQuantTest-"))
-        self.delayDisplay("Generating a C3 phantom and training a tiny model (about 2 minutes)")
-        EngineProcess(musclequant_command("phantom", "--anatomy", "c3", "--n", "4", "--seed", "1", "--in-view",
-                                          "always", "--out", work / "phantoms")).start().wait(timeout=600)
-        EngineProcess(musclequant_command("train", "--preset", "c3", "--profile", "tiny", "--data",
-                                          work / "phantoms", "--out", work / "run", "--max-epochs", "1",
-                                          "--device", "cpu")).start().wait(timeout=900)
-        image = sorted((work / "phantoms").glob("*_image.nii.gz"))[0]
-        volume = slicer.util.loadVolume(str(image))
-        k = volume.GetImageData().GetDimensions()[2] // 2
-        self.delayDisplay("Segmenting through the widget's code path")
-        run = widget_logic.SegmentRun(model=work / "run" / "model", slice_index=k, device="cpu")
-        segmentation = widget_logic.segment_blocking(volume, run, work / "segment", timeout=600)
-        summary = mrml.engine_summary(segmentation)
-        engine = sitk.GetArrayFromImage(sitk.ReadImage(summary["files"]["labels"]))
-        merged, _ = mrml.segmentation_to_labelmap(segmentation, volume,
-                                                  {lb["name"]: lb["value"] for lb in summary["labels"]})
-        self.assertTrue(np.array_equal(merged, engine))
-        store = CaseStore(work / "store")
-        first = widget_logic.approve(store, "selftest", "Self test", segmentation, volume)
-        second = widget_logic.approve(store, "selftest", "Self test", segmentation, volume)
-        self.assertEqual([first.name, second.name], ["v001", "v002"])
-        self.assertIsNotNone(store.read_provenance(second)["model"]["card_sha256"])
-        mrml.read_segmentation(second / "segmentation.seg.nrrd")
-        if os.environ.get("MUSCLEQUANT_KEEP_TEST_FILES") is None:
-            shutil.rmtree(work, ignore_errors=True)
+        outcome = MuscleQuantLogic().ensureDependencies(askConfirmation=False)
+        self.assertTrue(outcome, getattr(outcome, "message", ""))
+        selftest.segment_and_approve(self.delayDisplay)
         self.delayDisplay("MuscleQuant self-test passed")

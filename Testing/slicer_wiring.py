@@ -9,6 +9,7 @@ logic) gives every new data node a subject-hierarchy item; the fixture does each
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import types
@@ -20,6 +21,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 _RULES_REGISTERED = False
+# The engine runs in a subprocess with this Python (slicer_bridge.process.engine_python). Under plain pytest
+# that is this interpreter; on Slicer's Python 3.12 package set (no torch) CI points it at a Python that has
+# the engine's packages, as PythonSlicer has them inside Slicer.
+ENGINE_PYTHON_VARIABLE = "MUSCLEQUANT_ENGINE_PYTHON"
+os.environ.setdefault(ENGINE_PYTHON_VARIABLE, sys.executable)
+
+
+def engine_python() -> str:
+    return os.environ[ENGINE_PYTHON_VARIABLE]
 
 
 def wire() -> Any:
@@ -117,17 +127,26 @@ def make_untrained_model(out: Path, preset_name: str = "c3", profile: str = "tin
 
 def make_phantom(out: Path, anatomy: str = "c3", orientation: str = "oblique") -> Path:
     """One phantom case through the real CLI; returns its image path."""
-    subprocess.run([sys.executable, "-m", "MuscleQuantLib", "phantom", "--anatomy", anatomy, "--n", "1", "--seed", "3",
+    subprocess.run([engine_python(), "-m", "MuscleQuantLib", "phantom", "--anatomy", anatomy, "--n", "1", "--seed", "3",
                     "--in-view", "always", "--orientation", orientation, "--out", str(out), "--progress", "none"],
                    check=True, cwd=REPO, timeout=300)
     return next(out.glob("*_image.nii.gz"))
+
+
+def make_untrained_model_with_engine(out: Path, preset_name: str = "c3", profile: str = "tiny") -> Path:
+    """:func:`make_untrained_model` run by the engine's Python (this interpreter may have no torch)."""
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from pathlib import Path; "
+            f"import slicer_wiring; slicer_wiring.make_untrained_model(Path({str(out)!r}), {preset_name!r}, {profile!r})")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "MuscleQuant"), os.environ.get("PYTHONPATH", "")])}
+    subprocess.run([engine_python(), "-c", code], check=True, cwd=REPO, timeout=300, env=env)
+    return out
 
 
 @pytest.fixture(scope="session")
 def engine_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """An oblique C3 phantom and an untrained C3 model, made once per session."""
     base = tmp_path_factory.mktemp("engine_inputs")
-    return {"image": make_phantom(base / "phantom"), "model": make_untrained_model(base / "model")}
+    return {"image": make_phantom(base / "phantom"), "model": make_untrained_model_with_engine(base / "model")}
 
 
 def middle_slice(path: Path) -> int:

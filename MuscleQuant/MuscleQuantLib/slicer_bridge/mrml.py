@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +105,14 @@ def terminology_entry(label: dict[str, Any]) -> str | None:
 def import_engine_result(labels_path: str | Path, summary: dict[str, Any], volume_node: Any,
                          segmentation_node: Any = None, name: str | None = None) -> Any:
     """Engine label map + summary → segmentation node on the volume's geometry, one segment per label
-    (empty ones too, so they can be painted), with name, colour, label value and terminology."""
+    (empty ones too, so they can be painted), with name, colour, label value and terminology.
+
+    The label map is imported in one call (``ImportLabelmapToSegmentationNode`` with the segment IDs,
+    label value v → ID v-1): one temporary labelmap node and one shared labelmap layer, instead of a
+    full-size temporary labelmap per label (29 for the thigh)."""
     import SimpleITK as sitk
     import slicer
+    import vtk
 
     labels_image = sitk.ReadImage(str(labels_path))
     if not same_geometry(volume_node, labels_image):
@@ -120,7 +126,100 @@ def import_engine_result(labels_path: str | Path, summary: dict[str, Any], volum
     segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
     segmentation = segmentation_node.GetSegmentation()
     segmentation.RemoveAllSegments()
-    for label in summary["labels"]:
+    by_value = {int(label["value"]): label for label in summary["labels"]}
+    ids = vtk.vtkStringArray()
+    for value in range(1, max(by_value, default=0) + 1):
+        label = by_value.get(value)
+        if label is None:
+            ids.InsertNextValue("")
+            continue
+        segment = slicer.vtkSegment()
+        segment.SetName(label["name"])
+        segment.SetColor(*(c / 255.0 for c in label["color"]))
+        segment.SetLabelValue(value)
+        entry = terminology_entry(label)
+        if entry:
+            segment.SetTag(TERMINOLOGY_TAG, entry)
+        segmentation.AddSegment(segment, label["name"])
+        ids.InsertNextValue(label["name"])
+    labelmap = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
+    try:
+        slicer.util.updateVolumeFromArray(labelmap, np.where(np.isin(labels, list(by_value)), labels, 0)
+                                          .astype(np.uint16))
+        labelmap.SetIJKToRASMatrix(_vtk_matrix(ijk_to_ras(volume_node)))
+        if not slicer.modules.segmentations.logic().ImportLabelmapToSegmentationNode(labelmap, segmentation_node, ids):
+            raise InputError("Slicer could not import the engine label map", path=labels_path)
+    finally:
+        scene.RemoveNode(labelmap)
+    segmentation_node.SetAttribute(SUMMARY_ATTRIBUTE, json.dumps(summary, default=str))
+    segmentation_node.SetAttribute(AI_LABELS_ATTRIBUTE, str(labels_path))
+    set_source_volume(segmentation_node, volume_node)
+    segmentation_node.SetAndObserveTransformNodeID(volume_node.GetTransformNodeID())
+    place_beside(segmentation_node, volume_node)
+    return segmentation_node
+
+
+def _vtk_matrix(array: np.ndarray) -> Any:
+    import vtk
+
+    matrix = vtk.vtkMatrix4x4()
+    for r in range(4):
+        for c in range(4):
+            matrix.SetElement(r, c, float(array[r, c]))
+    return matrix
+
+
+def segment_editor_node(tag: str) -> Any:
+    """The module's own singleton segment editor parameter node (as Segment Editor makes its own)."""
+    import slicer
+
+    node = slicer.mrmlScene.GetSingletonNode(tag, "vtkMRMLSegmentEditorNode")
+    if node is None:
+        node = slicer.mrmlScene.CreateNodeByClass("vtkMRMLSegmentEditorNode")
+        node.UnRegister(None)
+        node.SetSingletonTag(tag)
+        node = slicer.mrmlScene.AddNode(node)
+    return node
+
+
+SOURCE_VOLUME_ROLE = "MuscleQuantSourceVolume"  # node reference: the volume a segmentation was made on
+
+
+def set_source_volume(segmentation_node: Any, volume_node: Any) -> None:
+    """Remember which volume the segmentation belongs to (Apply HU range, Approve and "Use current slice"
+    use it, whatever volume is selected later)."""
+    segmentation_node.SetNodeReferenceID(SOURCE_VOLUME_ROLE, volume_node.GetID() if volume_node else None)
+
+
+def source_volume(segmentation_node: Any) -> Any:
+    """The volume a segmentation was made on (None when unknown or removed from the scene)."""
+    return segmentation_node.GetNodeReference(SOURCE_VOLUME_ROLE) if segmentation_node is not None else None
+
+
+def segmentations_of(volume_node: Any) -> list[Any]:
+    """Segmentation nodes of the scene made on ``volume_node``, oldest first."""
+    import slicer
+
+    scene = slicer.mrmlScene
+    nodes = [scene.GetNthNodeByClass(i, "vtkMRMLSegmentationNode")
+             for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode"))]
+    return [n for n in nodes if volume_node is not None and source_volume(n) is not None
+            and source_volume(n).GetID() == volume_node.GetID()]
+
+
+def add_empty_segments(segmentation_node: Any, volume_node: Any, labels: list[dict[str, Any]]) -> list[str]:
+    """Empty segments named, coloured and tagged like the engine's labels (``{"name", "value", "color"}``),
+    for drawing an outline by hand; existing segments of the same name are kept. Returns the added IDs."""
+    import slicer
+
+    if segmentation_node.GetSegmentation().GetNumberOfSegments() == 0:
+        segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
+    set_source_volume(segmentation_node, volume_node)
+    segmentation = segmentation_node.GetSegmentation()
+    added = []
+    for label in labels:
+        if segmentation.GetSegment(label["name"]) is not None:
+            continue
         segment = slicer.vtkSegment()
         segment.SetName(label["name"])
         segment.SetColor(*(c / 255.0 for c in label["color"]))
@@ -129,13 +228,8 @@ def import_engine_result(labels_path: str | Path, summary: dict[str, Any], volum
         if entry:
             segment.SetTag(TERMINOLOGY_TAG, entry)
         segmentation.AddSegment(segment, label["name"])
-        mask = (labels == int(label["value"])).astype(np.uint8)
-        slicer.util.updateSegmentBinaryLabelmapFromArray(mask, segmentation_node, label["name"], volume_node)
-    segmentation_node.SetAttribute(SUMMARY_ATTRIBUTE, json.dumps(summary, default=str))
-    segmentation_node.SetAttribute(AI_LABELS_ATTRIBUTE, str(labels_path))
-    segmentation_node.SetAndObserveTransformNodeID(volume_node.GetTransformNodeID())
-    place_beside(segmentation_node, volume_node)
-    return segmentation_node
+        added.append(label["name"])
+    return added
 
 
 def engine_summary(segmentation_node: Any) -> dict[str, Any] | None:
@@ -169,8 +263,12 @@ def segmentation_to_labelmap(segmentation_node: Any, volume_node: Any,
     return labels, names
 
 
-def apply_hu_range(segmentation_node: Any, volume_node: Any, window: tuple[float, float] | None) -> dict[str, int]:
-    """Refine every segment to the HU window (the engine's own rule); returns voxels removed per segment."""
+def apply_hu_range(segmentation_node: Any, volume_node: Any, window: tuple[float, float] | None,
+                   only: Collection[str] | None = None) -> dict[str, int]:
+    """Refine segments to the HU window (the engine's own rule); returns voxels removed per segment.
+
+    ``only``: the segment names the window applies to (the muscles); bone segments such as the thigh's
+    femur keep every voxel. None refines every segment."""
     import slicer
 
     from ..pipeline.postprocess import apply_hu_window
@@ -180,6 +278,9 @@ def apply_hu_range(segmentation_node: Any, volume_node: Any, window: tuple[float
     hu = slicer.util.arrayFromVolume(volume_node)
     removed: dict[str, int] = {}
     for segment_id in segment_ids(segmentation_node):
+        name = segmentation_node.GetSegmentation().GetSegment(segment_id).GetName()
+        if only is not None and name not in only:
+            continue
         mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation_node, segment_id, volume_node)
         refined = apply_hu_window(mask, hu, window)
         removed[segment_id] = int(np.count_nonzero(mask) - np.count_nonzero(refined))
@@ -194,6 +295,12 @@ def slice_center_ras(volume_node: Any, slice_index: int) -> tuple[float, float, 
     dims = volume_node.GetImageData().GetDimensions()
     point = ijk_to_ras(volume_node) @ np.array([(dims[0] - 1) / 2, (dims[1] - 1) / 2, slice_index, 1.0])
     return float(point[0]), float(point[1]), float(point[2])
+
+
+def slice_view_center(slice_node: Any) -> list[float]:
+    """The RAS point at the centre of a slice view (where "Use current slice" measures)."""
+    matrix = slice_node.GetSliceToRAS()
+    return [matrix.GetElement(i, 3) for i in range(3)]
 
 
 def ras_to_slice_index(volume_node: Any, ras: tuple[float, float, float]) -> int:
@@ -237,16 +344,22 @@ def dicom_uids(volume_node: Any) -> dict[str, str]:
 def input_identity(volume_node: Any) -> dict[str, Any]:
     """What identifies the input image in provenance: node name, source file with SHA-256 when it is
     one file, DICOM UIDs when it came from DICOM, and always a SHA-256 of voxels plus geometry."""
-    import slicer
+    storage = volume_node.GetStorageNode()
+    source = storage.GetFileName() if storage is not None and storage.GetFileName() else None
+    return input_identity_from(volume_to_sitk(volume_node), volume_geometry(volume_node),
+                               {"name": volume_node.GetName(), **dicom_uids(volume_node)}, source)
 
-    voxels = np.ascontiguousarray(slicer.util.arrayFromVolume(volume_node))
-    geometry = volume_geometry(volume_node)
+
+def input_identity_from(image: Any, geometry: dict[str, Any], base: dict[str, Any],
+                        source_file: str | None) -> dict[str, Any]:
+    """:func:`input_identity` from a copy of the voxels (no MRML: the hashing runs in a worker thread)."""
+    import SimpleITK as sitk
+
+    voxels = np.ascontiguousarray(sitk.GetArrayViewFromImage(image))
     digest = hashlib.sha256(voxels.tobytes())
     digest.update(json.dumps({**geometry, "dtype": str(voxels.dtype)}, sort_keys=True).encode())
-    identity: dict[str, Any] = {"name": volume_node.GetName(), "voxel_sha256": digest.hexdigest(),
-                                "geometry": geometry, **dicom_uids(volume_node)}
-    storage = volume_node.GetStorageNode()
-    source = Path(storage.GetFileName()) if storage is not None and storage.GetFileName() else None
+    identity: dict[str, Any] = {**base, "voxel_sha256": digest.hexdigest(), "geometry": geometry}
+    source = Path(source_file) if source_file else None
     if source is not None and source.is_file():
         from ..models.modelfile import sha256_file
 

@@ -16,7 +16,6 @@ import queue
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -58,9 +57,31 @@ def parse_line(line: str) -> Event:
     return Event("log", None, text)
 
 
-def engine_python() -> str:
-    """The Python that runs the engine: Slicer's ``PythonSlicer`` inside Slicer, else this interpreter."""
-    return shutil.which("PythonSlicer") or sys.executable
+ENGINE_PYTHON_VARIABLE = "MUSCLEQUANT_ENGINE_PYTHON"
+
+
+class EngineNotFound(RuntimeError):
+    """No Python that can run the engine was found (never fall back to ``sys.executable``: inside Slicer
+    that is the Slicer application itself, and a second Slicer would start)."""
+
+
+def engine_python(setting: str | None = None, environ: dict[str, str] | None = None,
+                  which: Callable[[str], str | None] = shutil.which) -> str:
+    """The Python that runs the engine, in this order: ``setting`` (the module's saved choice), the
+    ``MUSCLEQUANT_ENGINE_PYTHON`` environment variable, Slicer's ``PythonSlicer`` on PATH (how Slicer's own
+    ``slicer.util.launchConsoleProcess`` users find it); otherwise :class:`EngineNotFound`."""
+    env = os.environ if environ is None else environ
+    for source, value in (("setting", setting), (ENGINE_PYTHON_VARIABLE, env.get(ENGINE_PYTHON_VARIABLE))):
+        if value:
+            path = Path(value).expanduser()
+            if not path.is_file():
+                raise EngineNotFound(f"{source} names the engine Python {value!r}, which is not a file")
+            return str(path)
+    found = which("PythonSlicer")
+    if found:
+        return found
+    raise EngineNotFound("cannot find the Python that runs the MuscleQuant engine: PythonSlicer is not on PATH; "
+                         f"set {ENGINE_PYTHON_VARIABLE} to a Python with MuscleQuant's packages")
 
 
 def engine_pythonpath() -> list[str]:
@@ -116,6 +137,8 @@ class EngineProcess:
         self.result: Any = None
         self.error: str | None = None
         self.cancelled = False
+        self._unread_log: list[str] = []  # lines for the widget's log panel since the last log_lines()
+        self._kill_at: float | None = None  # a non-blocking cancel escalates to SIGKILL after this time
 
     # ----- lifecycle ------------------------------------------------------------------------------
     def start(self) -> EngineProcess:
@@ -141,7 +164,12 @@ class EngineProcess:
     def _read_stderr(self, stream: Any) -> None:
         for line in iter(stream.readline, ""):
             self.stderr_tail.append(line.rstrip())
+            self._events.put(Event("stderr", None, line.rstrip()))
         stream.close()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
 
     def is_running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -151,9 +179,14 @@ class EngineProcess:
         return None if self.proc is None else self.proc.poll()
 
     def finished(self) -> bool:
-        """True once the process ended and every line it printed has been read."""
-        return (self.proc is not None and self.proc.poll() is not None
-                and not any(t.is_alive() for t in self._threads))
+        """True once the process ended and every line it printed has been read (after a non-blocking
+        cancel, this is also where a process that ignored SIGTERM gets killed once its grace time is up)."""
+        if self.proc is None:
+            return False
+        if self._kill_at is not None and time.monotonic() >= self._kill_at:
+            self._kill_at = None
+            kill_tree(self.proc, grace_s=0.0)
+        return self.proc.poll() is not None and not any(t.is_alive() for t in self._threads)
 
     def poll(self) -> list[Event]:
         """Every event that arrived since the last call (never blocks); records result and error."""
@@ -163,14 +196,25 @@ class EngineProcess:
                 event = self._events.get_nowait()
             except queue.Empty:
                 break
-            if event.stage == "log":
+            if event.stage in ("log", "stderr"):
                 self.log.append(event.message)
+                self._unread_log.append(event.message)
             elif event.stage == "done":
                 self.result = event.result
+                self._unread_log.append("done")
             elif event.stage == "error":
                 self.error = event.message
+                self._unread_log.append(f"error: {event.message}")
+            elif event.message:
+                self._unread_log.append(f"{event.stage}: {event.message}")
             events.append(event)
         return events
+
+    def log_lines(self) -> list[str]:
+        """Log-panel lines (engine messages, foreign stdout, stderr) that arrived since the last call;
+        call after :meth:`poll` or :meth:`poll_status`."""
+        lines, self._unread_log = self._unread_log, []
+        return [line for line in lines if line.strip()]
 
     def poll_status(self) -> tuple[int | None, str | None]:
         """Drain new events into what a progress bar and a status line show: (percent, message),
@@ -179,7 +223,7 @@ class EngineProcess:
         for event in self.poll():
             if event.fraction is not None:
                 percent = int(round(100 * event.fraction))
-            if event.message and event.stage != "log":
+            if event.message and event.stage not in ("log", "stderr"):
                 message = event.message
         return percent, message
 
@@ -211,11 +255,24 @@ class EngineProcess:
         return self.outcome()
 
     # ----- cancel ---------------------------------------------------------------------------------
-    def cancel(self, grace_s: float = 3.0) -> None:
-        """Kill the whole process tree: terminate politely, then kill whatever is left after ``grace_s``."""
+    def cancel(self, grace_s: float = 3.0, wait: bool = True) -> None:
+        """Kill the whole process tree: terminate politely, then kill whatever is left after ``grace_s``.
+
+        ``wait=False`` (the widget's Cancel button) only sends the polite signal and returns at once; the
+        timer's :meth:`finished` calls escalate to SIGKILL after ``grace_s``, so the GUI never waits."""
         if self.proc is None:
             return
         self.cancelled = True
+        if not wait:
+            if os.name == "nt":
+                kill_tree(self.proc, grace_s)
+            elif self.proc.poll() is None or _group_alive(self.proc):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                self._kill_at = time.monotonic() + grace_s
+            return
         if self.proc.poll() is None or os.name != "nt":
             kill_tree(self.proc, grace_s)
         for thread in self._threads:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ HU_CHOICES = ("preset default", "alberta", "kreher", "none")
 class SegmentRun:
     """What the user chose in the widget."""
 
-    model: Path
+    model: Path | None
     preset: str | None = None
     slice_index: int | None = None  # None: the level finder chooses (2D presets)
     hu_range: str | None = None  # None: the preset's default
@@ -72,6 +73,7 @@ class ApprovedTraining:
     profile: str | None = None  # None: the preset's default (cpu)
     runs_folder: Path = Path.home() / "MuscleQuantModels"
     stamp: str = ""  # version and folder suffix; default: the time the run starts
+    max_epochs: int | None = None  # a cap on top of the time budget (tests, quick trials)
 
     def version(self) -> str:
         return self.stamp or datetime.now().strftime("%Y%m%d.%H%M%S")
@@ -84,7 +86,8 @@ def approved_training_commands(job: ApprovedTraining, python: str | None = None)
     train = musclequant_command("train", "--preset", job.preset, "--data", job.store, "--out", run,
                                 "--max-minutes", f"{job.minutes:g}", "--device", job.device, "--model-id",
                                 f"{job.preset}-approved", "--version", version,
-                                *(["--profile", job.profile] if job.profile else []), python=python)
+                                *(["--profile", job.profile] if job.profile else []),
+                                *(["--max-epochs", str(job.max_epochs)] if job.max_epochs else []), python=python)
     return train, musclequant_command("models", "import", run / "model", python=python), run
 
 
@@ -105,8 +108,7 @@ def start_segmentation(volume_node: Any, run: SegmentRun, work_dir: str | Path |
                        python: str | None = None, **process_kwargs: Any) -> tuple[EngineProcess, Path]:
     """Write the volume with Slicer's writer and start the engine in the background; returns the process
     and its work folder. The caller polls the process and then calls :func:`finish_segmentation`."""
-    if not run.model or not Path(run.model).is_dir():
-        raise InputError("choose a model folder (model.json + weights)", path=run.model)
+    check_model(run.model)
     work = Path(work_dir or tempfile.mkdtemp(prefix="musclequant-"))
     image = mrml.write_volume_for_engine(volume_node, work / "input.nrrd")
     process = EngineProcess(segment_command(image, work / "out", run, python), **process_kwargs)
@@ -119,6 +121,87 @@ def finish_segmentation(process: EngineProcess, volume_node: Any, segmentation_n
     return mrml.import_engine_result(summary["files"]["labels"], summary, volume_node, segmentation_node)
 
 
+def import_result(process: Any, volume_node: Any, selected: Any, confirm: Callable[[str], bool]) -> Any:
+    """The finished run as a segmentation node: into the selected one when it belongs to the volume and
+    ``confirm`` agrees to replace its segments (unapproved corrections), else into a new node."""
+    target = segmentation_for(volume_node, selected)
+    if target is not None and target.GetSegmentation().GetNumberOfSegments() and not confirm(
+            f"Replace the segments of '{target.GetName()}'? Corrections not approved yet are lost "
+            "(Cancel keeps them and puts the result in a new segmentation)."):
+        target = None
+    return finish_segmentation(process, volume_node, target)
+
+
+def model_panel(rows: list[dict[str, Any]], preset: str | None, preset_title: str, local_folder: str,
+                store: str | Path) -> tuple[list[dict[str, Any]], str]:
+    """(model choices for the combo box, the no-model message or "" when a model is available)."""
+    choices = model_choices(rows, preset)
+    if choices or local_folder:
+        return choices, ""
+    return choices, no_model_message(preset_title, len(CaseStore(store).cases()) if str(store) else 0)
+
+
+def approved_training_job(store: str | Path, preset: str, minutes: float, device: str,
+                          stored: Any = None) -> ApprovedTraining:
+    """The job of "Train on approved cases", its version stamp fixed now (train and import must agree);
+    ``stored`` (QSettings) may hold an advanced profile and epoch cap (:mod:`.settings`)."""
+    from . import settings
+
+    profile = settings.value(stored, settings.TRAIN_PROFILE) if stored is not None else None
+    max_epochs = settings.value(stored, settings.TRAIN_MAX_EPOCHS, 0) if stored is not None else 0
+    job = ApprovedTraining(store=Path(store), preset=preset, minutes=minutes, device=device,
+                           profile=profile or None, max_epochs=max_epochs or None)
+    return dataclasses.replace(job, stamp=job.version())
+
+
+def outline_segmentation(volume_node: Any, selected: Any, preset: str) -> Any:
+    """For drawing by hand: the selected segmentation if it belongs to the volume, else a new one; either
+    way holding an empty segment for each of the preset's labels (names the quantifier knows)."""
+    import slicer
+
+    node = segmentation_for(volume_node, selected)
+    if node is None:
+        node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{volume_node.GetName()} outline")
+        node.CreateDefaultDisplayNodes()
+    mrml.add_empty_segments(node, volume_node, preset_labels(preset))
+    return node
+
+
+def apply_hu_choice(segmentation_node: Any, choice: str, preset: str | None) -> tuple[Any, int]:
+    """"Apply HU range" on the volume the segmentation was made on, to its muscle segments only;
+    returns (window, voxels removed). No window for MR."""
+    summary = mrml.engine_summary(segmentation_node)
+    window = hu_window(choice, summary, preset)
+    names = muscle_names((summary or {}).get("preset") or preset)
+    removed = mrml.apply_hu_range(segmentation_node, mrml.source_volume(segmentation_node), window, names)
+    return window, sum(removed.values())
+
+
+def enabled_widgets(busy: bool, segmentation_node: Any, preset: str | None) -> dict[str, bool]:
+    """Which widgets are usable: nothing that starts work while a task runs (a second run would orphan
+    the first); correction and "Use current slice" only with a segmentation whose volume still exists; no
+    HU range for MR."""
+    made_on = mrml.source_volume(segmentation_node)
+    summary = mrml.engine_summary(segmentation_node) if segmentation_node is not None else None
+    mr = is_mr((summary or {}).get("preset") or preset)
+    idle = not busy
+    return {"runButton": idle, "trainApprovedButton": idle, "refreshModelsButton": idle, "drawOutlineButton": idle,
+            "cancelButton": busy, "approveButton": idle and segmentation_node is not None,
+            "useCurrentSliceButton": idle and made_on is not None,
+            "applyHuRangeButton": idle and made_on is not None and not mr, "huRangeComboBox": not mr}
+
+
+def segmentation_for(volume_node: Any, selected: Any) -> Any:
+    """The selected output segmentation if it may hold ``volume_node``'s result (made on it, or new and
+    empty), else None (a new one): one segmentation per volume, another volume's is never overwritten."""
+    if selected is None:
+        return None
+    made_on = mrml.source_volume(selected)
+    if made_on is None:
+        return selected if selected.GetSegmentation().GetNumberOfSegments() == 0 else None
+    return selected if made_on.GetID() == volume_node.GetID() else None
+
+
 def segment_blocking(volume_node: Any, run: SegmentRun, work_dir: str | Path | None = None,
                      python: str | None = None, timeout: float | None = None) -> Any:
     """Segment and wait (self-tests, scripts): exactly the widget's path without a timer."""
@@ -127,26 +210,45 @@ def segment_blocking(volume_node: Any, run: SegmentRun, work_dir: str | Path | N
     return finish_segmentation(process, volume_node)
 
 
+def check_model(model: str | Path | None) -> Path:
+    """The model folder, or InputError: nothing chosen (``Path("")`` is ``.``, an existing folder, so a plain
+    ``is_dir`` check lets an empty choice through) or a folder without ``model.json``."""
+    if model is None or str(model).strip() in ("", "."):
+        raise InputError("no model is chosen: pick one in the model list or a local model folder", field="model")
+    if not (Path(model) / "model.json").is_file():
+        raise InputError("not a model folder (model.json is missing)", path=model)
+    return Path(model)
+
+
 def suggested_case_id(volume_node: Any) -> str:
-    """DICOM patient id + series UID tail when known, else the volume's name."""
+    """A case id that puts no identifier on disk: for DICOM a pseudonym from the series UID's SHA-256
+    (the same series always gets the same id; PatientID is never used), else the volume's name (a file
+    the user named)."""
+    import hashlib
+
     uids = mrml.dicom_uids(volume_node)
-    if uids.get("patient_id"):
-        return safe_case_id(f"{uids['patient_id']}_{uids.get('series_instance_uid', '')[-8:]}")
+    if uids.get("series_instance_uid"):
+        return "case-" + hashlib.sha256(uids["series_instance_uid"].encode()).hexdigest()[:12]
     return safe_case_id(volume_node.GetName() or "case")
 
 
 def measure(volume_node: Any, labels: Any, names: dict[int, str], summary: dict[str, Any] | None,
             case_id: str, patient: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Quantify the approved label map (None when the preset is not one quantify knows)."""
+    return measure_image(mrml.volume_to_sitk(volume_node), labels, names, summary, case_id, patient)
+
+
+def measure_image(image: Any, labels: Any, names: dict[int, str], summary: dict[str, Any] | None,
+                  case_id: str, patient: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """:func:`measure` on a SimpleITK image (no MRML: runs in a worker thread)."""
     import SimpleITK as sitk
 
     from ..quantify import QuantifyOptions, make_patient, quantify_images
     from ..quantify.presets import PRESETS
 
     preset = (summary or {}).get("preset")
-    if preset not in PRESETS:
+    if preset not in PRESETS or not names:
         return None
-    image = mrml.volume_to_sitk(volume_node)
     labels_image = sitk.GetImageFromArray(labels)
     labels_image.CopyInformation(image)
     model = (summary or {}).get("model") or {}
@@ -161,11 +263,26 @@ def measure(volume_node: Any, labels: Any, names: dict[int, str], summary: dict[
 
 
 def approve(store: CaseStore, case_id: str, approver: str, segmentation_node: Any, volume_node: Any,
-            patient: dict[str, Any] | None = None, note: str = "") -> Path:
-    """Store the current segmentation as a new approved version with measurements and provenance."""
+            patient: dict[str, Any] | None = None, note: str = "", preset: str | None = None) -> Path:
+    """Store the current segmentation as a new approved version with measurements and provenance.
+    A segmentation drawn by hand (no engine summary) is measured with ``preset``'s labels."""
+    return approval_task(store, case_id, approver, segmentation_node, volume_node, patient, note, preset)()
+
+
+def approval_task(store: CaseStore, case_id: str, approver: str, segmentation_node: Any, volume_node: Any,
+                  patient: dict[str, Any] | None = None, note: str = "",
+                  preset: str | None = None) -> Callable[[], Path]:
+    """Split an approval into the MRML part, done now on the calling (GUI) thread — the label map, the
+    ``.seg.nrrd`` written with Slicer's writer to a staging file, the voxel arrays — and the returned
+    function, which touches no MRML (SHA-256 of voxels and file, quantification, the versioned store) and
+    so can run in a worker thread (:class:`.background.ThreadTask`)."""
+    import shutil
+
     import SimpleITK as sitk
 
     summary = mrml.engine_summary(segmentation_node)
+    if summary is None and preset:
+        summary = hand_drawn_summary(preset)
     value_by_name = {label["name"]: int(label["value"]) for label in (summary or {}).get("labels", [])}
     approved, names = mrml.segmentation_to_labelmap(segmentation_node, volume_node, value_by_name)
     ai = None
@@ -174,15 +291,103 @@ def approve(store: CaseStore, case_id: str, approver: str, segmentation_node: An
         ai = sitk.GetArrayFromImage(sitk.ReadImage(ai_path))
     for value, name in ((int(v), n) for n, v in value_by_name.items()):
         names.setdefault(value, name)  # labels the user emptied still get a Dice
-    approval = Approval(
-        case_id=case_id, approver=approver,
-        write_segmentation=lambda path: mrml.write_segmentation(segmentation_node, path),
-        approved_labels=approved, ai_labels=ai, label_names=names, engine_summary=summary,
-        input_identity=mrml.input_identity(volume_node),
-        measurements=measure(volume_node, approved, {v: n for v, n in names.items() if (approved == v).any()},
-                             summary, case_id, patient),
-        note=note)
-    return store.approve(approval)
+    patient = {k: v for k, v in (patient or {}).items() if v not in (0, 0.0, "", None)} or None
+    staging = Path(tempfile.mkdtemp(prefix="musclequant-approval-"))
+    written = mrml.write_segmentation(segmentation_node, staging / "segmentation.seg.nrrd")
+    image = mrml.volume_to_sitk(volume_node)  # a copy: the worker never reads MRML
+    storage = volume_node.GetStorageNode()
+    source_file = storage.GetFileName() if storage is not None and storage.GetFileName() else None
+    identity_base = {"name": volume_node.GetName(), **mrml.dicom_uids(volume_node)}
+    geometry = mrml.volume_geometry(volume_node)
+
+    def finish() -> Path:
+        try:
+            identity = mrml.input_identity_from(image, geometry, identity_base, source_file)
+            measured = {v: n for v, n in names.items() if (approved == v).any()}
+            approval = Approval(
+                case_id=case_id, approver=approver,
+                write_segmentation=lambda path: shutil.copyfile(written, path),
+                approved_labels=approved, ai_labels=ai, label_names=names, engine_summary=summary,
+                input_identity=identity,
+                measurements=measure_image(image, approved, measured, summary, case_id, patient), note=note)
+            return store.approve(approval)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    return finish
+
+
+def hand_drawn_summary(preset: str) -> dict[str, Any]:
+    """What an outline drawn by hand stands for: the preset and its labels (values as the engine numbers
+    them), no model — so it is measured and approved like an engine result."""
+    return {"preset": preset, "model": None, "slice": None, "hu_range": None, "labels": preset_labels(preset),
+            "source": "drawn by hand"}
+
+
+def preset_labels(preset_name: str) -> list[dict[str, Any]]:
+    """The engine's output labels of a preset (name, value, colour, side) for empty segments to paint."""
+    from ..presets import get_preset
+    from ..presets.terminology import terminology_for
+
+    return [{"name": out.name, "value": out.value, "side": out.side, "color": list(terminology_for(out.name).color)}
+            for out in get_preset(preset_name).output_labels()]
+
+
+def muscle_names(preset_name: str | None) -> set[str] | None:
+    """Names of the preset's output labels that are muscle (the HU window applies to them only)."""
+    from ..presets import get_preset
+
+    if not preset_name:
+        return None
+    preset = get_preset(preset_name)
+    muscles = set(preset.muscle_values())
+    return {out.name for out in preset.output_labels() if out.source_value in muscles}
+
+
+def is_mr(preset_name: str | None) -> bool:
+    from ..presets import get_preset
+
+    return bool(preset_name) and get_preset(preset_name).modality == "MR"
+
+
+def hu_window(choice: str, summary: dict[str, Any] | None, preset_name: str | None) -> tuple[float, float] | None:
+    """The HU window "Apply HU range" uses: none for MR; "preset default" is the window the engine applied
+    (from the summary), else the preset's own; any other choice is resolved like ``--hu-range``."""
+    from ..pipeline.postprocess import resolve_hu_range
+    from ..presets import get_preset
+
+    preset_name = (summary or {}).get("preset") or preset_name
+    if is_mr(preset_name):
+        return None
+    if choice in ("", HU_CHOICES[0]):
+        applied = (summary or {}).get("hu_range") or {}
+        if "window" in applied:
+            return tuple(applied["window"]) if applied["window"] else None
+        return resolve_hu_range(get_preset(preset_name).hu_range) if preset_name else None
+    return resolve_hu_range(choice)
+
+
+def plausibility_lines(summary: dict[str, Any] | None) -> list[str]:
+    """One line per plausibility flag of the engine summary (``plausibility.flags``), for the highlighted
+    result panel; empty when the summary has none."""
+    block = (summary or {}).get("plausibility")
+    flags = block.get("flags", []) if isinstance(block, dict) else (block or [])
+    lines = []
+    for flag in flags:
+        where = f" {flag['label']}" if flag.get("label") else ""
+        severity = flag.get("severity", "warning")
+        lines.append(f"{severity}: {flag.get('check')}{where} = {flag.get('value')} (expected {flag.get('expected')}): "
+                     f"{flag.get('reason', '')}".rstrip(": "))
+    return lines
+
+
+def no_model_message(preset_title: str, store_cases: int) -> str:
+    """What a first-time user reads when no model for the preset is installed, and what they can do."""
+    train = (f"train one on the {store_cases} approved case{'s' if store_cases != 1 else ''} in the case store "
+             "(Train on approved cases)" if store_cases else
+             "approve cases first, then train one on them (Train on approved cases)")
+    return (f"No {preset_title} model is installed. You can: draw the outline by hand (Draw outline by hand, "
+            f"then Approve); {train}; or choose a model folder.")
 
 
 def measurement_rows(version_dir: Path) -> list[dict[str, Any]]:

@@ -1,0 +1,273 @@
+"""Execute the Slicer modules' widget classes in plain pytest under PythonQt's rules.
+
+What is real: the ``slicer-core`` MRML scene, its logics (wired as the application does, see
+``Testing/slicer_wiring.py``), ``slicer.util`` (loadUI, childWidgetVariables, VTKObservationMixin,
+array helpers, setSliceViewerLayers), the modules' own files, ``MuscleQuantLib`` and the ``musclequant``
+engine, which runs as the real command line in a subprocess.
+
+What is a stand-in (small, documented, test code only):
+
+* ``qt``/``ctk`` and the qMRML widget classes (:mod:`.qtcore`, :mod:`.mrmlwidgets`), built from the
+  modules' ``.ui`` files by :mod:`.uiloader`: a ``self.ui.<name>`` the ``.ui`` lacks raises
+  AttributeError; signals call slots as PythonQt does (:mod:`.signals`, after commontk/PythonQt
+  ``src/PythonQtSignalReceiver.cpp`` ``PythonQtSignalTarget::call``: as many signal arguments as the
+  slot has positional parameters, defaulted ones included);
+* ``slicer.ScriptedLoadableModule`` (:mod:`.scripted`, after Slicer v5.12.3's file);
+* the dialogs of ``slicer.util`` (errorDisplay, warningDisplay, infoDisplay, confirmOkCancelDisplay,
+  confirmYesNoDisplay, delayDisplay) and ``pip_install``: recorded in :attr:`Harness.dialogs` and
+  :attr:`Harness.pip_calls`; confirmations answer from :attr:`Harness.confirm_answers` (default OK);
+* ``PyTorchUtils`` (SlicerPyTorch's ``PyTorchUtilsLogic.torchInstalled``/``installTorch``), recorded;
+* ``slicer.app`` (settings, module manager, processEvents); timers fire only inside :meth:`Harness.pump`
+  (Qt timers fire only in the event loop), so a test drives the background-process polling explicitly.
+
+The module life cycle follows qSlicerScriptedLoadableModuleWidget: construct the widget with a parent
+``qMRMLWidget``, ``setup()``, ``enter()`` when shown, ``exit()`` when another module is selected,
+``cleanup()`` when the application unloads the module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import mrmlwidgets, qtcore, uiloader
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE_FILES = {"MuscleQuant": REPO / "MuscleQuant" / "MuscleQuant.py",
+                "MuscleQuantSurvival": REPO / "MuscleQuantSurvival" / "MuscleQuantSurvival.py"}
+
+
+class QUiLoader:
+    def load(self, qfile: qtcore.QFile, parent: Any = None) -> qtcore.QWidget:
+        return uiloader.load(qfile.fileName())
+
+
+def _qt_module() -> types.ModuleType:
+    module = types.ModuleType("qt")
+    module.__doc__ = "MuscleQuant test harness stand-in for PythonQt's qt module"
+    for name in dir(qtcore):
+        if name.startswith("Q") or name == "Qt":
+            setattr(module, name, getattr(qtcore, name))
+    module.QUiLoader = QUiLoader
+    return module
+
+
+def _ctk_module() -> types.ModuleType:
+    module = types.ModuleType("ctk")
+    module.ctkCollapsibleButton = mrmlwidgets.ctkCollapsibleButton
+    module.ctkPathLineEdit = mrmlwidgets.ctkPathLineEdit
+    return module
+
+
+class ModuleManager(qtcore.QObject):
+    SIGNALS = {"moduleAboutToBeUnloaded": ["moduleAboutToBeUnloaded(QString)"]}
+
+
+class Application:
+    """``slicer.app`` as far as the modules use it."""
+
+    applicationName = "Slicer"
+
+    def __init__(self) -> None:
+        self._moduleManager = ModuleManager()
+
+    def moduleManager(self) -> ModuleManager:
+        return self._moduleManager
+
+    def testingEnabled(self) -> bool:
+        return False
+
+    def settings(self) -> qtcore.QSettings:
+        return qtcore.QSettings()
+
+    userSettings = settings
+
+    def processEvents(self, *args: Any) -> None:
+        qtcore.QTimer.fire_due()
+
+    def layoutManager(self) -> None:
+        return None
+
+    def setOverrideCursor(self, *args: Any) -> None:
+        pass
+
+    def restoreOverrideCursor(self) -> None:
+        pass
+
+
+class ModuleParent(types.SimpleNamespace):
+    """qSlicerScriptedLoadableModule as the module's ``parent``: attributes the module sets, and ``path``."""
+
+
+class FakePyTorchUtilsLogic:
+    """SlicerPyTorch's PyTorchUtils.PyTorchUtilsLogic: records installTorch calls."""
+
+    calls: list[dict[str, Any]] = []
+    installed = True
+    install_succeeds = True
+
+    def torchInstalled(self) -> bool:
+        return FakePyTorchUtilsLogic.installed
+
+    def installTorch(self, askConfirmation: bool = False, forceComputationBackend: Any = None,
+                     torchVersionRequirement: Any = None, torchvisionVersionRequirement: Any = None) -> Any:
+        FakePyTorchUtilsLogic.calls.append({"askConfirmation": askConfirmation,
+                                            "torchVersionRequirement": torchVersionRequirement})
+        if not FakePyTorchUtilsLogic.install_succeeds:
+            return None
+        FakePyTorchUtilsLogic.installed = True
+        return types.SimpleNamespace(__version__="harness")
+
+
+class Harness:
+    """One test's Slicer: a fresh scene, the stand-in modules, dialog and pip recorders."""
+
+    def __init__(self, monkeypatch: Any, settings: dict[str, Any] | None = None):
+        import slicer_wiring
+
+        self.monkeypatch = monkeypatch
+        self.dialogs: list[tuple[str, str]] = []
+        self.confirm_answers: list[bool] = []
+        self.pip_calls: list[Any] = []
+        self.widgets: dict[str, Any] = {}
+        qtcore.QTimer._all.clear()
+        qtcore.QTimer._single_shots.clear()
+        qtcore.QSettings.store = {} if settings is None else settings
+        qtcore.QFileDialog.answers, qtcore.QFileDialog.asked = [], []
+        qtcore.QDesktopServices.opened = []
+        FakePyTorchUtilsLogic.calls, FakePyTorchUtilsLogic.installed = [], True
+        FakePyTorchUtilsLogic.install_succeeds = True
+        monkeypatch.setitem(sys.modules, "qt", _qt_module())
+        monkeypatch.setitem(sys.modules, "ctk", _ctk_module())
+        pytorch = types.ModuleType("PyTorchUtils")
+        pytorch.PyTorchUtilsLogic = FakePyTorchUtilsLogic
+        monkeypatch.setitem(sys.modules, "PyTorchUtils", pytorch)
+        self.slicer = slicer = slicer_wiring.wire()
+        for name in ("qMRMLWidget", "qMRMLNodeComboBox", "qMRMLSegmentEditorWidget", "qMRMLTableView"):
+            monkeypatch.setattr(slicer, name, getattr(mrmlwidgets, name), raising=False)
+        monkeypatch.setattr(slicer, "app", Application(), raising=False)
+        monkeypatch.delitem(sys.modules, "slicer.ScriptedLoadableModule", raising=False)
+        scripted = importlib.import_module("slicer_harness.scripted")
+        monkeypatch.setitem(sys.modules, "slicer.ScriptedLoadableModule", scripted)
+        monkeypatch.setattr(slicer, "ScriptedLoadableModule", scripted, raising=False)
+        self._patch_util(slicer)
+        self._add_views(slicer)
+
+    # --- slicer.util dialogs and pip -----------------------------------------------------------
+    def _patch_util(self, slicer: Any) -> None:
+        util = slicer.util
+
+        def recorder(kind: str, answer: Callable[[], Any] = lambda: None) -> Callable[..., Any]:
+            def record(text: str, *args: Any, **kwargs: Any) -> Any:
+                self.dialogs.append((kind, str(text)))
+                return answer()
+
+            return record
+
+        def confirm() -> bool:
+            return self.confirm_answers.pop(0) if self.confirm_answers else True
+
+        for kind in ("errorDisplay", "warningDisplay", "infoDisplay", "delayDisplay"):
+            self.monkeypatch.setattr(util, kind, recorder(kind))
+        for kind in ("confirmOkCancelDisplay", "confirmYesNoDisplay"):
+            self.monkeypatch.setattr(util, kind, recorder(kind, confirm))
+        self.monkeypatch.setattr(util, "mainWindow", lambda: None)
+        self.monkeypatch.setattr(util, "pip_install", lambda requirements, **kw: self.pip_calls.append(requirements))
+        real_layers = util.setSliceViewerLayers
+        self.layer_calls: list[dict[str, Any]] = []
+
+        def layers(**kwargs: Any) -> None:
+            self.layer_calls.append(kwargs)
+            real_layers(**{k: v for k, v in kwargs.items() if k not in ("fit", "rotateToVolumePlane")})
+
+        self.monkeypatch.setattr(util, "setSliceViewerLayers", layers)
+
+    def _add_views(self, slicer: Any) -> None:
+        """The Red/Yellow/Green slice and composite nodes the layout manager creates in the application."""
+        scene = slicer.mrmlScene
+        for name, orientation in (("Red", "Axial"), ("Yellow", "Sagittal"), ("Green", "Coronal")):
+            slice_node = slicer.vtkMRMLSliceNode()
+            slice_node.SetName(name)
+            slice_node.SetLayoutName(name)
+            slice_node.SetSingletonTag(name)
+            slice_node.SetDefaultOrientation(orientation) if hasattr(slice_node, "SetDefaultOrientation") else None
+            scene.AddNode(slice_node)
+            composite = slicer.vtkMRMLSliceCompositeNode()
+            composite.SetLayoutName(name)
+            composite.SetSingletonTag(name)
+            scene.AddNode(composite)
+
+    def dialogs_of(self, kind: str) -> list[str]:
+        return [text for k, text in self.dialogs if k == kind]
+
+    # --- modules -------------------------------------------------------------------------------
+    def open_module(self, name: str, path: Path | None = None) -> Any:
+        """Load ``name``'s module file, create its widget as Slicer does (setup, then enter)."""
+        path = Path(path or MODULE_FILES[name])
+        sys.modules.pop(name, None)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        self.monkeypatch.setitem(sys.modules, name, module)
+        spec.loader.exec_module(module)
+        parent = ModuleParent(path=str(path), defaultDocumentationLink="")
+        getattr(module, name)(parent)
+        modules = self.slicer.modules
+        entry = types.SimpleNamespace(path=str(path), logic=lambda: getattr(module, name + "Logic")())
+        setattr(modules, name.lower(), entry)
+        widget_parent = mrmlwidgets.qMRMLWidget()
+        widget_parent.setLayout(qtcore.QVBoxLayout())
+        widget_parent.setMRMLScene(self.slicer.mrmlScene)
+        widget = getattr(module, name + "Widget")(widget_parent)
+        widget.setup()
+        self.widgets[name] = widget
+        entry.widgetRepresentation = lambda: widget_parent
+        self.enter(name)
+        return widget
+
+    def enter(self, name: str) -> None:
+        widget = self.widgets[name]
+        if hasattr(widget, "enter"):
+            widget.enter()
+
+    def exit(self, name: str) -> None:
+        widget = self.widgets[name]
+        if hasattr(widget, "exit"):
+            widget.exit()
+
+    def unload(self, name: str) -> None:
+        """Application exit: moduleAboutToBeUnloaded → cleanup()."""
+        self.slicer.app.moduleManager().moduleAboutToBeUnloaded.emit(name)
+
+    def close_scene(self) -> None:
+        """File > Close scene (qSlicerCoreApplication: mrmlScene()->Clear(false))."""
+        self.slicer.mrmlScene.Clear(0)
+
+    # --- event loop ----------------------------------------------------------------------------
+    def pump(self, until: Callable[[], bool] | None = None, timeout: float = 60.0, interval: float = 0.02) -> None:
+        """Run the 'event loop': fire due timers until ``until()`` is true (or, without ``until``, until
+        no timer is active). Raises TimeoutError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        condition = until or (lambda: not qtcore.QTimer.active_timers())
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the event loop ran {timeout} s without reaching the expected state; "
+                                   f"dialogs so far: {self.dialogs}")
+            qtcore.QTimer.fire_due()
+            time.sleep(interval)
+
+    def close(self) -> None:
+        """Unload every module (cleanup) and detach the widgets from the scene."""
+        for name, widget in list(self.widgets.items()):
+            self.unload(name)
+            stack = [widget.parent]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, mrmlwidgets.qMRMLNodeComboBox):
+                    item.setMRMLScene(None)
+                stack.extend(item.children())
+        self.widgets.clear()
