@@ -30,6 +30,7 @@ from ..pipeline.prepare import (
     slice_prediction_to_native,
     volume_prediction_to_native,
 )
+from ..plausibility import run_checks
 from ..presets import get_preset
 from ..presets.base import Intensity, Preset
 from ..progress import NULL_PROGRESS, Progress
@@ -108,6 +109,8 @@ def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict
     output = from_canonical(_like(sided, canonical), image)
     summary = _summary(request, image, preset, card, output, hu_window, slice_info, body_midline, device.type,
                        time.monotonic() - started)
+    # Plausibility flags (issue 14): a result outside what real anatomy allows is marked needs_review.
+    summary["plausibility"] = run_checks(image, output, preset.name, summary).block()
     with Commit(request.out) as commit:  # label map and summary appear together; the old pair stays until then
         write_image_to(labelmap_image(output, image), commit.file(labels_path))
         commit.file(summary_path).write_text(json_text(summary), encoding="utf-8")

@@ -1,0 +1,140 @@
+"""Plausibility of one segmentation: every check of the preset's ranges on the engine's in-memory images.
+
+``check_segmentation`` is the public entry point; ``run_checks`` also says which checks ran and which
+were skipped (and why), which is what the JSON outputs carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..pipeline.geometry import canonical_slice_index, to_canonical
+from .context import Context
+from .flags import Flag, flag_if, plausibility_block
+from .geometry import body_mask, slice_frame
+from .ranges import PresetRanges, load_ranges
+from .regions import build_regions
+from .shape import components, position
+from .signal import intensity
+from .size import label_sizes, symmetry, total_muscle
+
+CHECKS: dict[str, Callable[[Context], list[Flag | None]]] = {
+    "size": label_sizes, "total": total_muscle, "symmetry": symmetry, "components": components,
+    "position": position, "intensity": intensity,
+}
+
+
+@dataclass
+class PlausibilityResult:
+    flags: list[Flag]
+    checks: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    ranges_file: str | None = None
+
+    def block(self) -> dict[str, Any]:
+        return plausibility_block(self.flags, self.checks, self.skipped, self.ranges_file)
+
+
+def check_segmentation(image: sitk.Image | None, labels: sitk.Image, preset: str,
+                       summary: dict[str, Any] | None = None, **options: Any) -> list[Flag]:
+    """Flags for one segmentation (empty: nothing implausible found). See ``run_checks``."""
+    return run_checks(image, labels, preset, summary, **options).flags
+
+
+def default_label_names(preset: str, summary: dict[str, Any] | None) -> dict[int, str]:
+    """The names a segmentation summary lists, else the preset's sided output labels (what ``segment`` writes)."""
+    if summary and summary.get("labels"):
+        return {int(entry["value"]): entry["name"] for entry in summary["labels"]}
+    from ..presets import get_preset
+
+    return {out.value: out.name for out in get_preset(preset).output_labels()}
+
+
+def run_checks(image: sitk.Image | None, labels: sitk.Image, preset: str, summary: dict[str, Any] | None = None, *,
+               slice_index: int | None = None, label_names: dict[int, str] | None = None,
+               modality: str | None = None) -> PlausibilityResult:
+    """Judge a label map (on ``image``'s grid) against the preset's ranges.
+
+    ``label_names`` (value -> name) declares the labels; a declared preset label that is absent is flagged.
+    Default: the summary's labels, else the preset's output labels. 2D presets are judged on
+    ``slice_index`` (stored index), else the summary's slice, else the slice with most labelled voxels.
+    ``summary`` is a segmentation JSON summary: its finder confidence is judged too."""
+    ranges = load_ranges(preset)
+    if ranges is None:
+        return PlausibilityResult([], skipped={"all": f"no plausibility ranges for preset {preset!r}"})
+    names = label_names if label_names is not None else default_label_names(preset, summary)
+    modality = (modality or ranges.modality).upper()
+    canonical_labels = to_canonical(labels)
+    label_array = sitk.GetArrayFromImage(canonical_labels)
+    values = sitk.GetArrayFromImage(to_canonical(image)).astype(np.float32) if image is not None else None
+    sx, sy, sz = canonical_labels.GetSpacing()
+    skipped: dict[str, str] = {}
+    frame = None
+    if ranges.spatial_dims == 2:
+        k = _canonical_slice(labels, canonical_labels, label_array, names, slice_index, summary)
+        label_array = label_array[k]
+        values = values[k] if values is not None else None
+        frame = slice_frame(values, label_array, modality, (sx, sy), ranges.frame == "spine")
+        body, voxel, midline = frame.body, sx * sy, frame.midline_x
+    else:
+        body = body_mask(values, modality) if values is not None else label_array > 0
+        voxel = sx * sy * sz
+        midline = float(np.nonzero(body)[2].mean()) if body.any() else (label_array.shape[2] - 1) / 2
+    if values is None:
+        ranges, frame = _without_image(ranges), None
+        skipped.update({"position": "no image: no body outline", "intensity": "no image",
+                        "area_fraction": "no image: body size unknown"})
+    regions, unknown = build_regions(label_array, names, ranges, midline)
+    if unknown:
+        skipped["labels"] = "not labels of this preset: " + ", ".join(unknown)
+    ctx = Context(ranges, regions, values, body, voxel, modality, frame)
+    if frame is not None and ranges.frame == "spine" and frame.origin != "spine":
+        skipped["spine"] = "no vertebra found on the slice: positions are measured from the body centre"
+    flags: list[Flag | None] = []
+    checks: list[str] = []
+    for name, check in CHECKS.items():
+        if name in skipped:
+            continue
+        checks.append(name)
+        flags += check(ctx)
+    level = _level_confidence(ranges, summary)
+    if level is not None:
+        checks.append("level_confidence")
+        flags.append(level)
+    return PlausibilityResult([f for f in flags if f is not None], checks, skipped, ranges.file)
+
+
+def _canonical_slice(labels: sitk.Image, canonical: sitk.Image, array: np.ndarray, names: dict[int, str],
+                     slice_index: int | None, summary: dict[str, Any] | None) -> int:
+    if array.shape[0] == 1:
+        return 0
+    stored = slice_index if slice_index is not None else ((summary or {}).get("slice") or {}).get("index")
+    if stored is not None:
+        return canonical_slice_index(labels, canonical, int(stored))
+    counts = np.isin(array, list(names)).reshape(array.shape[0], -1).sum(axis=1)
+    return int(np.argmax(counts))
+
+
+def _without_image(ranges: PresetRanges) -> PresetRanges:
+    """Label-only judging: sizes in mm², symmetry and pieces still apply; body shares do not."""
+    import dataclasses
+
+    labels = {n: dataclasses.replace(r, fraction=r.fraction if ranges.spatial_dims == 3 else None, zone=None)
+              for n, r in ranges.labels.items()}
+    return dataclasses.replace(ranges, labels=labels, total_fraction=None, intensity=None)
+
+
+def _level_confidence(ranges: PresetRanges, summary: dict[str, Any] | None) -> Flag | None:
+    """The level finder's confidence, when it chose the slice (a user's choice is not judged)."""
+    level = ((summary or {}).get("slice") or {}).get("level") or {}
+    if ranges.level_confidence is None or level.get("confidence") is None:
+        return None
+    confidence = float(level["confidence"])
+    return flag_if("level_confidence", None, confidence, ranges.level_confidence,
+                   f"the level finder chose slice {level.get('slice_index')} with low confidence {confidence:.2f}; "
+                   "check the level before using the measurement", "confidence")
