@@ -75,10 +75,12 @@ def test_readme_install_into_a_fresh_venv_extracts_the_same_features(tmp_path, r
 # --- the Slicer modules' first-use install (slicer_bridge/install.py) ---------------------------------------
 
 SLICER_5_12 = {"numpy": "2.4.6", "scipy": "1.17.1", "SimpleITK": "2.5.5", "pydicom": "3.0.2", "highdicom": "0.27.0"}
-EVERYTHING = {name: spec.lstrip(">=").split(",")[0].lstrip("=")
-              for purpose in install.PURPOSES.values() for name, spec in purpose[0].items()}
-DECLARED = {name: spec for requirements, _ in install.PURPOSES.values() for name, spec in requirements.items()}
-DECLARED.update(install.ENGINE_ONLY)
+
+
+def _everything() -> dict[str, str]:
+    """Each module-plan requirement at its lowest allowed version."""
+    return {name: spec.lstrip(">=").split(",")[0].lstrip("=")
+            for requirements, _ in install.PURPOSES.values() for name, spec in requirements.items()}
 
 
 class FakeEnvironment:
@@ -96,7 +98,7 @@ class FakeEnvironment:
     def pip(self, requirements: list[str], constraints: Path) -> None:
         self.calls.append(("pip", list(requirements), constraints.read_text(encoding="utf-8")))
         for requirement in requirements:
-            self.installed[install.requirement_name(requirement)] = EVERYTHING[install.requirement_name(requirement)]
+            self.installed[install.requirement_name(requirement)] = _everything()[install.requirement_name(requirement)]
 
     def torch(self, requirement: str) -> bool:
         self.calls.append(("torch", requirement))
@@ -131,7 +133,8 @@ def test_requirements_match_pyproject():
     """The modules install the ranges pyproject declares, and nothing pyproject lacks."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = {install.requirement_name(d): d for d in project["dependencies"]}
-    wanted = DECLARED
+    wanted = {name: spec for requirements, _ in install.PURPOSES.values() for name, spec in requirements.items()}
+    wanted.update(install.ENGINE_ONLY)
     assert set(declared) == set(wanted) | {"torch"} | set(install.REQUIRED_FROM_SLICER) | (
         set(declared) & set(install.SLICER_OWNED))
     for name, spec in wanted.items():
@@ -200,7 +203,7 @@ def test_missing_pytorch_extension_is_said_and_offered():
 def test_a_single_missing_package_is_installed_and_what_stays_missing_is_named():
     """Defect 3: one missing package (formerly: only a source build) is installed; when pip leaves something
     missing or fails, the message names it instead of returning False without a word."""
-    env = FakeEnvironment({**SLICER_5_12, **EVERYTHING, "torch": "2.13.0"})
+    env = FakeEnvironment({**SLICER_5_12, **_everything(), "torch": "2.13.0"})
     del env.installed["einops"]
     outcome = install.ensure("segment", env.installer(), ask=False)
     assert outcome.ok and [c[1] for c in env.calls if c[0] == "pip"] == [["einops>=0.7,<1"]]
@@ -219,7 +222,7 @@ def test_a_single_missing_package_is_installed_and_what_stays_missing_is_named()
 
 
 def test_too_old_or_missing_slicer_packages_are_reported_never_installed():
-    env = FakeEnvironment({**SLICER_5_12, **EVERYTHING, "torch": "2.13.0", "scipy": "1.11.4"})
+    env = FakeEnvironment({**SLICER_5_12, **_everything(), "torch": "2.13.0", "scipy": "1.11.4"})
     outcome = install.ensure("cohort", env.installer())
     assert not outcome and "scipy 1.11.4" in outcome.message and env.calls == []
     del env.installed["SimpleITK"]
@@ -229,7 +232,7 @@ def test_too_old_or_missing_slicer_packages_are_reported_never_installed():
 def test_segment_quantify_and_cohort_never_wait_on_radiomics():
     """Defect 2: with everything but PyRadiomics installed (Slicer's Python 3.12, where it cannot be
     built), no module task has anything to install; radiomics is an engine extra only."""
-    env = FakeEnvironment({**SLICER_5_12, **EVERYTHING, "torch": "2.13.0"})
+    env = FakeEnvironment({**SLICER_5_12, **_everything(), "torch": "2.13.0"})
     for purpose in install.PURPOSES:
         assert not install.plan(purpose, env.version_of).needed
         assert install.ensure(purpose, env.installer()).ok and env.calls == []
@@ -240,7 +243,7 @@ def test_segment_quantify_and_cohort_never_wait_on_radiomics():
 
 
 def test_cohort_needs_no_torch():
-    env = FakeEnvironment({**SLICER_5_12, **EVERYTHING})
+    env = FakeEnvironment({**SLICER_5_12, **_everything()})
     assert install.ensure("cohort", env.installer(torch=None)).ok
 
 
@@ -298,7 +301,7 @@ def test_survival_module_installs_its_own_dependencies(monkeypatch, with_pip_ens
     """Defect 12: MuscleQuantSurvival installs lifelines & co. itself (no torch, no MuscleQuant run first),
     through pip_ensure where Slicer has it (constraints file, our own dialog, also in testing mode), else
     pip_install with --constraint; wheels only."""
-    env = FakeEnvironment({**SLICER_5_12, **EVERYTHING})
+    env = FakeEnvironment({**SLICER_5_12, **_everything()})
     for name in install.COHORT:
         if name not in install.QUANTIFY:
             del env.installed[name]
