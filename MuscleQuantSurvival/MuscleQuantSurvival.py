@@ -41,40 +41,61 @@ class MuscleQuantSurvival(ScriptedLoadableModule):
 
 
 class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
-    """The cohort tab: choices → ``musclequant cohort ...`` → figures and tables."""
+    """The cohort tab: choices → ``musclequant cohort ...`` → figures and tables. One background run at a
+    time (``slicer_bridge.runner``); every signal goes to a slot taking exactly its arguments (PythonQt)."""
 
     def __init__(self, parent=None):
         ScriptedLoadableModuleWidget.__init__(self, parent)
-        self.process = None
         self.outDir = None
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
-        from MuscleQuantLib.slicer_bridge import cohort
+        from MuscleQuantLib.slicer_bridge import cohort, settings
+        from MuscleQuantLib.slicer_bridge.runner import TaskRunner
+        from MuscleQuantLib.slicer_bridge.workfolders import WorkFolders
 
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/MuscleQuantSurvival.ui"))
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = MuscleQuantSurvivalLogic()
+        self.workFolders = WorkFolders(prefix="musclequant-cohort-")
+        self.runner = TaskRunner(self.showProgress, slicer.util.errorDisplay, self.updateButtons)
         self.ui.actionComboBox.addItems([a for a in cohort.ACTIONS if a != "validate"])
         self.ui.groupingComboBox.addItems(["", "median:smi_cm2_m2", "tertiles:smi_cm2_m2", "definition:prado_smi"])
-        self.ui.caseStorePathLineEdit.currentPath = str(Path.home() / "MuscleQuantCases")
+        self.ui.clinicalPathLineEdit.currentPathChanged.connect(self.onClinicalChanged)
+        settings.restore(self.ui, qt.QSettings(), settings.SURVIVAL)
         self.timer = qt.QTimer()
         self.timer.setInterval(200)
         self.timer.timeout.connect(self.onPoll)
-        self.ui.runButton.clicked.connect(lambda: self.onRun(self.ui.actionComboBox.currentText))
-        self.ui.validateButton.clicked.connect(lambda: self.onRun("validate"))
-        self.ui.cancelButton.clicked.connect(self.onCancel)
-        self.ui.useApprovedButton.clicked.connect(self.onUseApproved)
-        self.ui.openReportButton.clicked.connect(self.onOpenReport)
-        self.ui.clinicalPathLineEdit.currentPathChanged.connect(self.onClinicalChanged)
-        self.ui.figureComboBox.currentIndexChanged.connect(lambda _: self.showFigure())
-        self.ui.tableComboBox.currentIndexChanged.connect(lambda _: self.showTable())
-        self.ui.cancelButton.enabled = False
+        self.ui.runButton.clicked.connect(lambda checked: self.onRun(self.ui.actionComboBox.currentText))
+        self.ui.validateButton.clicked.connect(lambda checked: self.onRun("validate"))
+        for button, slot in ((self.ui.cancelButton, self.runner.cancel), (self.ui.useApprovedButton, self.onUseApproved),
+                             (self.ui.openReportButton, self.onOpenReport), (self.ui.exportButton, self.onExport)):
+            button.clicked.connect(lambda checked, slot=slot: slot())
+        for line in (self.ui.clinicalPathLineEdit, self.ui.measurementsPathLineEdit, self.ui.caseStorePathLineEdit,
+                     self.ui.outputPathLineEdit):
+            line.currentPathChanged.connect(lambda path: settings.save(self.ui, qt.QSettings(), settings.SURVIVAL))
+        self.ui.figureComboBox.currentIndexChanged.connect(lambda index: self.showFigure())
+        self.ui.tableComboBox.currentIndexChanged.connect(lambda index: self.showTable())
+        self.updateButtons()
 
     def cleanup(self):
-        self.onCancel()
+        self.timer.stop()
+        self.runner.cancel(wait=True, grace_s=1.0)
+        self.workFolders.remove_all()
+
+    def updateButtons(self):
+        idle = not self.runner.busy
+        for button in (self.ui.runButton, self.ui.validateButton, self.ui.useApprovedButton):
+            button.enabled = idle  # a second run would orphan the first
+        self.ui.cancelButton.enabled = not idle
+        self.ui.exportButton.enabled = self.ui.openReportButton.enabled = idle and self.outDir is not None
+
+    def showProgress(self, message, percent, lines):
+        from MuscleQuantLib.slicer_bridge.runner import show_progress
+
+        show_progress(self.ui, message, percent, lines)
 
     def onClinicalChanged(self, path):
         from MuscleQuantLib.slicer_bridge import cohort
@@ -85,7 +106,7 @@ class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
     def onUseApproved(self):
         from MuscleQuantLib.slicer_bridge.casestore import CaseStore
 
-        target = Path(tempfile.mkdtemp(prefix="musclequant-approved-")) / "approved_measurements.csv"
+        target = self.workFolders.make() / "approved_measurements.csv"
         try:
             CaseStore(self.ui.caseStorePathLineEdit.currentPath).export_measurements(target)
         except Exception as exc:
@@ -99,7 +120,7 @@ class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
         def items(text):
             return tuple(t.strip() for t in text.split(",") if t.strip())
 
-        out = self.ui.outputPathLineEdit.currentPath or tempfile.mkdtemp(prefix="musclequant-cohort-")
+        out = self.ui.outputPathLineEdit.currentPath or self.workFolders.make()
         measurements = self.ui.measurementsPathLineEdit.currentPath
         return cohort.CohortRun(
             clinical=Path(self.ui.clinicalPathLineEdit.currentPath), measurements=Path(measurements) if measurements else None,
@@ -108,8 +129,7 @@ class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
             definitions=items(self.ui.definitionsLineEdit.text), exclude_invalid=self.ui.excludeInvalidCheckBox.checked)
 
     def onRun(self, action):
-        from MuscleQuantLib.slicer_bridge import cohort
-        from MuscleQuantLib.slicer_bridge.process import EngineProcess
+        from MuscleQuantLib.slicer_bridge import cohort, process, settings
 
         if not self.ui.clinicalPathLineEdit.currentPath:
             slicer.util.errorDisplay("Choose the clinical table first.")
@@ -119,36 +139,23 @@ class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
             slicer.util.errorDisplay(outcome.message or "Python packages are missing.")
             return
         run = self.currentRun()
-        self.outDir = run.out
-        self.process = EngineProcess(cohort.cohort_command(action, run)).start()
-        self.ui.runButton.enabled, self.ui.cancelButton.enabled = False, True
-        self.ui.statusLabel.text = f"Running {action}…"
-        self.timer.start()
+
+        def command():
+            python = process.engine_python(settings.value(qt.QSettings(), settings.ENGINE_PYTHON))
+            return cohort.cohort_command(action, run, python)
+
+        if self.runner.start_command(command, f"Running {action}…", lambda result: self.onDone(run.out)):
+            self.timer.start()
 
     def onPoll(self):
-        from MuscleQuantLib.slicer_bridge.process import EngineError
+        if not self.runner.poll():
+            self.timer.stop()
 
-        percent, message = self.process.poll_status()
-        if percent is not None:
-            self.ui.progressBar.value = percent
-        if message:
-            self.ui.statusLabel.text = message
-        if not self.process.finished():
-            return
-        self.timer.stop()
-        self.ui.runButton.enabled, self.ui.cancelButton.enabled = True, False
-        try:
-            self.process.outcome()
-            self.ui.statusLabel.text = f"Done: results in {self.outDir}"
-        except EngineError as exc:
-            if str(exc) != "cancelled":
-                slicer.util.errorDisplay(f"Cohort analysis failed: {exc}")
+    def onDone(self, out):
+        self.outDir = out
+        self.ui.statusLabel.text = f"Done: results in {out}"
+        self.updateButtons()
         self.showResults()
-
-    def onCancel(self):
-        if self.process is not None and not self.process.finished():
-            self.process.cancel()
-            self.ui.statusLabel.text = "Cancelled"
 
     def showResults(self):
         from MuscleQuantLib.slicer_bridge import cohort
@@ -179,6 +186,18 @@ class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
             slicer.util.errorDisplay("Run the 'report' analysis first.")
             return
         qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(report)))
+
+    def onExport(self):
+        from MuscleQuantLib.slicer_bridge import cohort
+
+        target = qt.QFileDialog.getExistingDirectory(None, "Export cohort results")
+        if target:
+            try:
+                copied = cohort.export_results(self.outDir, target)
+            except Exception as exc:
+                slicer.util.errorDisplay(f"Export failed: {exc}")
+                return
+            self.ui.statusLabel.text = f"Exported {len(copied)} files to {target}"
 
 
 class MuscleQuantSurvivalLogic(ScriptedLoadableModuleLogic):

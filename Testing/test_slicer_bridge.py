@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,3 +183,73 @@ def test_table_node_holds_measurements(slicer_scene):
     assert table.GetNumberOfColumns() == 3 and table.GetNumberOfRows() == 2
     assert table.GetCellText(0, 0) == "csa_total_cm2"
     assert slicer.util.arrayFromTableColumn(table, "value")[0] == 12.5
+
+
+def test_hu_range_spares_bone_and_is_never_applied_to_mr(slicer_scene):
+    """D8: the thigh's femur and iliac bone keep every voxel; the temporalis (MR) preset gets no window."""
+    from MuscleQuantLib.slicer_bridge import mrml, widget_logic
+
+    slicer = slicer_scene
+    muscles = widget_logic.muscle_names("thigh")
+    assert muscles and not {"femur", "iliac_bone"} & muscles
+    hu = np.full((3, 8, 8), 40, dtype=np.int16)
+    hu[1, 2:6, 2:6] = 700  # cortical bone HU
+    volume = slicer.util.addVolumeFromArray(hu, name="thigh ct")
+    segmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    segmentation.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    mask = np.zeros(hu.shape, np.uint8)
+    mask[1, 1:7, 1:7] = 1
+    for name in ("femur", sorted(muscles)[0]):
+        segmentation.GetSegmentation().AddEmptySegment(name, name)
+        slicer.util.updateSegmentBinaryLabelmapFromArray(mask, segmentation, name, volume)
+    mrml.set_source_volume(segmentation, volume)
+    segmentation.SetAttribute(mrml.SUMMARY_ATTRIBUTE, json.dumps({"preset": "thigh", "hu_range": {
+        "name": "alberta", "window": [-29.0, 150.0]}}))
+    window, removed = widget_logic.apply_hu_choice(segmentation, "preset default", "thigh")
+    assert window == (-29.0, 150.0) and removed == 16
+    assert slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, "femur", volume).sum() == 36
+    assert slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, sorted(muscles)[0], volume).sum() == 20
+    mr = {"preset": "temporalis", "hu_range": {"name": "alberta", "window": None}}
+    assert widget_logic.hu_window("preset default", mr, "temporalis") is None
+    assert widget_logic.hu_window("alberta", None, "temporalis") is None
+
+
+def test_case_id_never_comes_from_the_patient_id(slicer_scene):
+    """D17: a DICOM volume's default case id is a pseudonym of the series UID, stable and identifier-free."""
+    from MuscleQuantLib.slicer_bridge import widget_logic
+
+    slicer = slicer_scene
+    volume = slicer.util.addVolumeFromArray(np.zeros((2, 3, 4), np.int16), name="3: CT abdomen")
+    study = put_in_study(slicer, volume)
+    sh = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
+    sh.SetItemUID(sh.GetItemByDataNode(volume), "DICOM", "1.2.3.4.5.6789")
+    sh.SetItemAttribute(sh.GetItemParent(study), "DICOM.PatientID", "MRN-0042")
+    case_id = widget_logic.suggested_case_id(volume)
+    assert case_id.startswith("case-") and "0042" not in case_id and "6789" not in case_id
+    assert case_id == widget_logic.suggested_case_id(volume)
+
+
+def test_model_guard_refuses_an_empty_choice(tmp_path):
+    """D13: Path("") is "." (an existing folder), which the old is_dir guard let through."""
+    from MuscleQuantLib.errors import InputError
+    from MuscleQuantLib.slicer_bridge import widget_logic
+
+    for empty in (None, "", Path(""), "."):
+        with pytest.raises(InputError, match="no model is chosen"):
+            widget_logic.check_model(empty)
+    with pytest.raises(InputError, match="model.json"):
+        widget_logic.check_model(tmp_path)
+    message = widget_logic.no_model_message("C3 skeletal muscle", 0)
+    assert "draw the outline by hand" in message and "approve cases first" in message
+
+
+def test_plausibility_flags_become_highlighted_lines():
+    from MuscleQuantLib.slicer_bridge import widget_logic
+
+    summary = {"plausibility": {"status": "needs_review", "flags": [
+        {"check": "area", "label": "psoas_left", "value": 0.4, "expected": "2-30 cm²", "reason": "far too small",
+         "severity": "error"}]}}
+    assert widget_logic.plausibility_lines(summary) == [
+        "error: area psoas_left = 0.4 (expected 2-30 cm²): far too small"]
+    assert widget_logic.plausibility_lines({"plausibility": {"status": "ok", "flags": []}}) == []
+    assert widget_logic.plausibility_lines(None) == []

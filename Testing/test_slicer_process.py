@@ -140,3 +140,37 @@ def test_poll_status_reports_latest_percent_and_message():
     assert process.poll_status() == (50, "epoch 2")
     assert process.poll_status() == (None, None)  # nothing new
     assert "C++ library noise" in process.log
+
+
+def test_engine_python_lookup_never_falls_back_to_this_interpreter(tmp_path):
+    """D5: inside Slicer sys.executable is the Slicer application (a second Slicer would start): the
+    engine's Python is the saved setting, MUSCLEQUANT_ENGINE_PYTHON, PythonSlicer on PATH, or an error."""
+    from MuscleQuantLib.slicer_bridge.process import ENGINE_PYTHON_VARIABLE, EngineNotFound, engine_python
+
+    chosen, from_env = tmp_path / "chosen-python", tmp_path / "env-python"
+    chosen.write_text("")
+    from_env.write_text("")
+    env = {ENGINE_PYTHON_VARIABLE: str(from_env)}
+    assert engine_python(str(chosen), env, lambda name: "/opt/Slicer/bin/PythonSlicer") == str(chosen)
+    assert engine_python(None, env, lambda name: "/opt/Slicer/bin/PythonSlicer") == str(from_env)
+    assert engine_python(None, {}, lambda name: "/opt/Slicer/bin/PythonSlicer" if name == "PythonSlicer" else None) \
+        == "/opt/Slicer/bin/PythonSlicer"
+    with pytest.raises(EngineNotFound, match="PythonSlicer is not on PATH"):
+        engine_python(None, {}, lambda name: None)
+    with pytest.raises(EngineNotFound, match="not a file"):
+        engine_python(None, {ENGINE_PYTHON_VARIABLE: str(tmp_path / "missing")}, lambda name: None)
+
+
+def test_thread_task_reports_like_an_engine_process():
+    """Approvals run in a worker thread polled like the engine (D15): result, error and cancel."""
+    from MuscleQuantLib.slicer_bridge.background import ThreadTask
+
+    done = ThreadTask(lambda: 42, "working").start()
+    assert done.wait(timeout=10) == 42 and done.poll_status() == (None, "working") and done.finished()
+    failed = ThreadTask(lambda: 1 / 0).start()
+    with pytest.raises(EngineError, match="division"):
+        failed.wait(timeout=10)
+    cancelled = ThreadTask(lambda: time.sleep(0.2)).start()
+    cancelled.cancel()
+    with pytest.raises(EngineError, match="cancelled"):
+        cancelled.wait(timeout=10)

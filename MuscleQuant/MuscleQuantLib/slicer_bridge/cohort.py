@@ -89,3 +89,23 @@ def endpoints_from_columns(columns: list[str]) -> list[str]:
     lower = {c.lower(): c for c in columns}
     return [lower[c][: -len("_months")].upper() for c in lower
             if c.endswith("_months") and c[: -len("_months")] + "_event" in lower]
+
+
+def export_results(out: str | Path, target: str | Path) -> list[Path]:
+    """Copy what a cohort run wrote (figures, tables, report, JSON) into ``target``, keeping sub-folders;
+    an existing file of the same name is never replaced (InputError naming it, nothing copied)."""
+    import shutil
+
+    from ..errors import InputError
+
+    source, target = Path(out), Path(target)
+    files = [p for p in sorted(source.rglob("*")) if p.is_file()]
+    clashes = [target / p.relative_to(source) for p in files if (target / p.relative_to(source)).exists()]
+    if clashes:
+        raise InputError("a file of that name is already in the export folder", path=clashes[0])
+    copied = []
+    for path in files:
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        copied.append(Path(shutil.copy2(path, destination)))
+    return copied
