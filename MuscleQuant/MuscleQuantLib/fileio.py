@@ -35,9 +35,21 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         yield tmp
         _finish_file(tmp)
         os.replace(tmp, target)
+    except OSError as exc:  # name the result, not the hidden temporary file
+        tmp.unlink(missing_ok=True)
+        raise _naming(exc, {str(tmp): target}) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _naming(exc: OSError, names: dict[str, Path]) -> OSError:
+    """``exc`` with a staged/temporary file name replaced by the output it stands for."""
+    filename = str(exc.filename) if exc.filename is not None else None
+    for staged, target in names.items():
+        if filename and (filename == staged or filename.startswith(staged + os.sep)):
+            return OSError(exc.errno, exc.strerror or str(exc), str(target))
+    return exc
 
 
 def _finish_file(tmp: Path) -> None:
@@ -207,23 +219,66 @@ class Commit:
         _fsync_dir(self.folder)
         journal = self.folder / f"{JOURNAL_PREFIX}{os.getpid()}.json"
         with exclusive(self.folder / ".musclequant-commit"):
-            write_atomic(journal, lambda p: p.write_text(json.dumps(
-                [[s.name, t.name] for s, t in self.staged]), encoding="utf-8"))  # the commit point
-            _install(self.folder, [(s.name, t.name) for s, t in self.staged])
+            backups = self._keep_previous()
+            installed: list[str] = []
+            try:
+                write_atomic(journal, lambda p: p.write_text(json.dumps(
+                    [[s.name, t.name] for s, t in self.staged]), encoding="utf-8"))  # the commit point
+                _install(self.folder, [(s.name, t.name) for s, t in self.staged], installed)
+            except OSError:  # still running: put the previous result back (a kill is finished by recover)
+                for target, aside in backups:
+                    if aside.is_dir() and not target.exists():  # moved aside, never replaced
+                        os.rename(aside, target)
+                    elif target.name in installed:
+                        _remove(target)
+                        os.rename(aside, target)
+                    else:
+                        _remove(aside)
+                journal.unlink(missing_ok=True)
+                raise
+            for _, aside in backups:
+                _remove(aside)
             journal.unlink()
             _fsync_dir(self.folder)
         self.staged = []
 
+    def _keep_previous(self) -> list[tuple[Path, Path]]:
+        """Hard links to the files about to be replaced (no data copied; folders move aside), so a failed
+        install can be undone. Without hard-link support the commit can only roll forward."""
+        backups = []
+        for _, target in self.staged:
+            if not target.exists():
+                continue
+            aside = self.folder / f".{target.name}-{os.getpid()}.mqold"
+            _remove(aside)
+            try:
+                if target.is_dir():
+                    os.rename(target, aside)
+                else:
+                    os.link(target, aside)
+            except OSError:
+                continue
+            backups.append((target, aside))
+        return backups
+
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None and self.staged:
-            self.commit()
-        for staged, _ in self.staged:  # not committed: remove what was staged
-            _remove(staged)
-        self.staged = []
+        names = {str(s): t for s, t in self.staged}
+        try:
+            if exc_type is None and self.staged:
+                self.commit()
+        except OSError as error:
+            exc = error
+        finally:
+            for staged, _ in self.staged:  # not committed: remove what was staged
+                _remove(staged)
+            self.staged = []
+        if isinstance(exc, OSError):
+            raise _naming(exc, names) from None
 
 
-def _install(folder: Path, pairs: list[tuple[str, str]]) -> None:
-    """Move each staged output over its target (a replaced folder goes aside first, then is removed)."""
+def _install(folder: Path, pairs: list[tuple[str, str]], installed: list[str] | None = None) -> None:
+    """Move each staged output over its target (a replaced folder goes aside first, then is removed);
+    ``installed`` collects the targets replaced so far."""
     for staged_name, target_name in pairs:
         staged, target = folder / staged_name, folder / target_name
         if not staged.exists():  # already installed by an earlier, interrupted run of this journal
@@ -236,6 +291,8 @@ def _install(folder: Path, pairs: list[tuple[str, str]]) -> None:
             _remove(aside)
         else:
             os.replace(staged, target)
+        if installed is not None:
+            installed.append(target_name)
 
 
 def recover(folder: str | Path) -> None:
@@ -256,8 +313,13 @@ def recover(folder: str | Path) -> None:
             match = re.search(r"-(\d+)-[a-z0-9_]+\.mqstage", stale.name)
             if match and not _alive(int(match[1])):
                 _remove(stale)
-        for aside in folder.glob(".*.mqold"):
-            _remove(aside)
+        for aside in folder.glob(".*.mqold"):  # a previous result moved aside: back if nothing replaced it
+            match = re.fullmatch(r"\.(.+)-\d+\.mqold", aside.name)
+            target = folder / match[1] if match else None
+            if target is not None and not target.exists():
+                os.rename(aside, target)
+            else:
+                _remove(aside)
 
 
 def _alive(pid: int) -> bool:

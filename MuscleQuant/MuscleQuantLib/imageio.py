@@ -104,7 +104,35 @@ def _read_file(path: Path) -> sitk.Image:
         image = reader.Execute()
     except (RuntimeError, MemoryError) as exc:
         raise InputError(f"image data could not be read (truncated or corrupt file): {_first_line(exc)}", path=path) from None
+    if image_suffix(path) in (".nii", ".nii.gz") and image.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):
+        image = _restore_non_finite(path, image)
     return image
+
+
+def _restore_non_finite(path: Path, image: sitk.Image) -> sitk.Image:
+    """ITK's NIfTI reader turns NaN voxels into 0 without a word (an all-NaN CT read as all 0 HU); put
+    them back from the raw data, so that the value checks see them and ``info`` reports them."""
+    with _open_maybe_gzip(path) as handle:
+        header = handle.read(544)
+        order = "<" if struct.unpack("<i", header[:4])[0] in (348, 540) else ">"
+        nifti2 = struct.unpack(f"{order}i", header[:4])[0] == 540
+        datatype = struct.unpack(f"{order}h", header[12:14] if nifti2 else header[70:72])[0]
+        dtype = {16: np.float32, 64: np.float64}.get(datatype)
+        if dtype is None:
+            return image
+        handle.seek(_nifti_vox_offset(header))
+        raw = np.frombuffer(handle.read(image.GetNumberOfPixels() * np.dtype(dtype).itemsize),
+                            dtype=np.dtype(dtype).newbyteorder(order))
+    bad = ~np.isfinite(raw)
+    if not bad.any() or raw.size != image.GetNumberOfPixels():
+        return image
+    array = sitk.GetArrayFromImage(image)
+    array.reshape(-1)[bad] = raw[bad]
+    restored = sitk.GetImageFromArray(array, isVector=False)
+    restored.CopyInformation(image)
+    for key in image.GetMetaDataKeys():
+        restored.SetMetaData(key, image.GetMetaData(key))
+    return restored
 
 
 def _claimed_bytes(reader: sitk.ImageFileReader, path: Path) -> int:

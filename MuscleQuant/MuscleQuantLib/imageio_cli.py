@@ -10,6 +10,7 @@ from typing import Any
 
 from .command import Command
 from .errors import InputError
+from .fileio import check_writable_folder
 from .imageio import IMAGE_SUFFIXES, describe, image_suffix, read_image, write_image
 from .progress import Progress
 
@@ -39,6 +40,7 @@ def _run_convert(args: argparse.Namespace, progress: Progress) -> dict[str, Any]
         raise InputError(f"unsupported output format (use one of {', '.join(IMAGE_SUFFIXES)})", path=args.output)
     if Path(args.output).exists() and not args.overwrite:
         raise InputError("already exists; use --overwrite to replace it", path=args.output)
+    check_writable_folder(Path(args.output).parent, field="output")
     progress.update("convert", 0.0, f"reading {args.image}")
     image = read_image(args.image, series_uid=args.series_uid)
     progress.update("convert", 0.5, f"writing {args.output}")

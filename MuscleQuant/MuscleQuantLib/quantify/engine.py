@@ -255,7 +255,9 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
     put("csa_left_cm2", total.csa_left_mm2 / MM2_PER_CM2)
     put("csa_right_cm2", total.csa_right_mm2 / MM2_PER_CM2)
     put("csa_side_mean_mm2", (total.csa_left_mm2 + total.csa_right_mm2) / 2)
-    put("muscle_hu_mean", total.hu_mean, no_hu if hu_range is None else "no muscle voxel in the HU range")
+    lacks = f"the label map lacks {', '.join(options.missing_muscles)}" if options.missing_muscles else None
+    put("muscle_hu_mean", None if lacks else total.hu_mean,
+        lacks or (no_hu if hu_range is None else "no muscle voxel in the HU range"))
     put("muscle_hu_sd", total.hu_sd, no_hu)
     put("imat_total_cm2", None if total.imat_mm2 is None else total.imat_mm2 / MM2_PER_CM2, no_hu)
     no_psoas = "no psoas label (psoas, psoas_major or iliopsoas) in this label map"
@@ -263,9 +265,8 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
     put("psoas_area_cm2", psoas.csa_cm2 if psoas else None, no_psoas)
     put("psoas_hu_mean", psoas.hu_mean if psoas else None, no_psoas if not psoas else no_hu)
     smi, why = indices.per_height_squared(total.csa_cm2, patient.height_m, "muscle CSA")
-    if options.missing_muscles:  # a partial muscle total compared with a whole-muscle cutoff is a wrong status
-        smi, why = None, f"the label map lacks {', '.join(options.missing_muscles)}"
-        put("smi_cm2_m2", None, why)
+    if lacks:  # a partial muscle total compared with a whole-muscle cutoff is a wrong status
+        put("smi_cm2_m2", None, lacks)
     else:
         put("smi_cm2_m2", smi, why and patient.reason("height"))
     pmi, why = indices.per_height_squared(psoas.csa_cm2 if psoas else None, patient.height_m, "psoas area")
