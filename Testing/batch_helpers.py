@@ -15,12 +15,6 @@ from pathlib import Path
 import torch
 
 from MuscleQuantLib.models.ensemble import EnsembleModel
-from MuscleQuantLib.models.modelfile import save_model
-from MuscleQuantLib.networks import build_network
-from MuscleQuantLib.presets import get_preset
-from MuscleQuantLib.training.data import DatasetSummary
-from MuscleQuantLib.training.run import TrainRequest, model_card_fields
-from MuscleQuantLib.training.trainer import FoldResult
 
 THRESHOLD = 0.85
 LEVEL_FINDER = "batch_helpers:standin_level_model"
@@ -41,6 +35,13 @@ def standin_level_model() -> EnsembleModel:
 
 def tiny_l3_model(out: Path, seed: int = 0) -> Path:
     """A saved model of the l3 preset's tiny profile, weights from ``seed`` (deterministic, untrained)."""
+    from MuscleQuantLib.models.modelfile import save_model
+    from MuscleQuantLib.networks import build_network
+    from MuscleQuantLib.presets import get_preset
+    from MuscleQuantLib.training.data import DatasetSummary
+    from MuscleQuantLib.training.run import TrainRequest, model_card_fields
+    from MuscleQuantLib.training.trainer import FoldResult
+
     preset = get_preset("l3")
     torch.manual_seed(seed)
     network = build_network(preset.profile("tiny").network, preset.network_args("tiny"))
@@ -73,7 +74,8 @@ def main(argv: list[str]) -> int:
     source, out, model = (Path(a) for a in argv[:3])
     workers = int(argv[argv.index("--workers") + 1]) if "--workers" in argv else 1
     settings = BatchSettings(preset="l3", out=out, model=model, level_finder=LEVEL_FINDER,
-                             dicom_seg="--dicom-seg" in argv, dicom_sr="--dicom-sr" in argv)
+                             dicom_seg="--dicom-seg" in argv, dicom_sr="--dicom-sr" in argv,
+                             qa_png="--no-qa" not in argv)
     run_batch(source, settings, workers=workers, progress=Progress("json"))
     return 0
 

@@ -168,11 +168,12 @@ def _segment_and_quantify(task: CaseTask, temp: Path, models: Any, info: Any, vo
     result = quantify_images(image, labels, options, _patient(case))
     result.record["plausibility"] = block
     outputs = {"labels": "labels.nii.gz", "segmentation": "segmentation.json", "measurements": "measurements.json",
-               "qa": "qa.png", "thumbnail": "thumbnail.png"}
+               "thumbnail": "thumbnail.png", **({"qa": "qa.png"} if settings.qa_png else {})}
     write_labelmap(labels, image, temp / outputs["labels"])
     write_json(temp / outputs["segmentation"], summary)
     write_case_json(temp / outputs["measurements"], result.record, result.row)
-    write_qa_png(result, temp / outputs["qa"])
+    if settings.qa_png:
+        write_qa_png(result, temp / outputs["qa"])
     write_thumbnail(image, labels, result.row.get("slice_index"), temp / outputs["thumbnail"])
     notes = []
     if settings.dicom_seg or settings.dicom_sr:

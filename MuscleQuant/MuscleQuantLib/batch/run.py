@@ -77,6 +77,7 @@ def run_batch(source: Path, settings: BatchSettings, *, workers: int = 1, schedu
             from .local import run_local
 
             run_local(tasks, workers, on_done)
+    store.recover()  # temporary folders of attempts that died (a killed worker's case ran again elsewhere)
     rows = case_rows(store, case_ids)
     write_measurements(out, rows)
     write_series(out, store, case_ids, static, problems)
