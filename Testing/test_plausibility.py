@@ -218,3 +218,28 @@ def test_quantify_row_and_json_carry_the_flags(real_ct, shared_data, tmp_path, r
     assert any(f["check"] == "area" and f["label"] == "psoas_major_right" for f in record["plausibility"]["flags"])
     for column in ("plausibility_status", "plausibility_flag_count", "plausibility_flags"):
         assert column_info(column) is not None
+
+
+def test_quantify_totalsegmentator_reference_is_ok(shared_data, tmp_path, run_cli):
+    """Real-scan sanity through quantify: TotalSegmentator's autochthon/iliopsoas mapped onto the L3 labels
+    (--label-map-from) on L2 slice 5 are real muscle, so the case is not flagged."""
+    code, _, err = run_cli("quantify", shared_data / "example_ct_sm.nii.gz", shared_data / "example_seg.nii.gz",
+                           "--out", tmp_path, "--preset", "l3", "--slice", "5", "--label-map-from", "totalsegmentator",
+                           "--patient-id", "reference", "--no-qa", "--progress", "none")
+    assert code == 0, err
+    row = pd.read_csv(tmp_path / "measurements.csv").iloc[0]
+    assert row["plausibility_status"] == "ok" and row["plausibility_flag_count"] == 0
+    record = json.loads((tmp_path / "reference.json").read_text())
+    assert {"size", "position", "intensity"} <= set(record["plausibility"]["checks"])
+
+
+def test_thigh_muscle_on_the_wrong_side_of_the_femur_is_flagged():
+    """3D position: with the hamstring and quadriceps names swapped, biceps femoris lies in front of the femur."""
+    case, names, _ = _held_out("thigh", 0)
+    assert not [f for f in run_checks(case.image, case.labels, "thigh", label_names=names).flags
+                if f.check == "position"]
+    by_name = {n: v for v, n in names.items()}
+    swapped = {**names, by_name["biceps_femoris"]: "rectus_femoris", by_name["rectus_femoris"]: "biceps_femoris"}
+    fired = {(f.check, f.label) for f in run_checks(case.image, case.labels, "thigh", label_names=swapped).flags}
+    assert {("position", "biceps_femoris_left"), ("position", "biceps_femoris_right")} <= fired
+    assert ("position", "rectus_femoris_left") in fired

@@ -14,6 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..pipeline.geometry import canonical_slice_index, to_canonical
+from .bone import bone_position
 from .context import Context
 from .flags import Flag, flag_if, plausibility_block
 from .geometry import body_mask, slice_frame
@@ -25,7 +26,7 @@ from .size import label_sizes, symmetry, total_muscle
 
 CHECKS: dict[str, Callable[[Context], list[Flag | None]]] = {
     "size": label_sizes, "total": total_muscle, "symmetry": symmetry, "components": components,
-    "position": position, "intensity": intensity,
+    "position": position, "bone_position": bone_position, "intensity": intensity,
 }
 
 
@@ -92,7 +93,10 @@ def run_checks(image: sitk.Image | None, labels: sitk.Image, preset: str, summar
     regions, unknown = build_regions(label_array, names, ranges, midline)
     if unknown:
         skipped["labels"] = "not labels of this preset: " + ", ".join(unknown)
-    ctx = Context(ranges, regions, values, body, voxel, modality, frame)
+    ctx = Context(ranges, regions, values, body, voxel, modality, frame, midline, (sy, sx))
+    missing = sorted({n for n, r in ranges.labels.items() if r.muscle} - {r.spec.name for r in ctx.muscle_regions()})
+    if missing:  # a map of psoas alone has no total to judge
+        skipped["total"] = "the label map does not declare " + ", ".join(missing)
     if frame is not None and ranges.frame == "spine" and frame.origin != "spine":
         skipped["spine"] = "no vertebra found on the slice: positions are measured from the body centre"
     flags: list[Flag | None] = []

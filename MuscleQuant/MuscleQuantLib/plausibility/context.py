@@ -20,6 +20,8 @@ class Context:
     voxel: float  # mm² (2D) or mm³ (3D)
     modality: str
     frame: SliceFrame | None  # 2D only
+    midline_x: float = 0.0  # canonical x of the body centre (sides are split there)
+    spacing_yx: tuple[float, float] = (1.0, 1.0)  # mm per voxel along canonical y and x
     _sizes: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -30,6 +30,15 @@ class Zone:
 
 
 @dataclass(frozen=True)
+class BoneRule:
+    """3D presets: muscles are judged against this bone of the same side (``bone.py``)."""
+
+    bone: str
+    margin_mm: float
+    outside: Range  # share of shared slices where the muscle is on the wrong side
+
+
+@dataclass(frozen=True)
 class LabelRanges:
     name: str
     aliases: tuple[str, ...]
@@ -39,6 +48,7 @@ class LabelRanges:
     zone: Zone | None
     max_components: Range | None
     muscle: bool = True
+    relative_to_bone: tuple[str, ...] = ()  # 3D: anterior/posterior/medial/lateral of the side's bone
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class PresetRanges:
     min_component: float  # mm² (2D) or mm³ (3D): smaller pieces are not counted as components
     min_component_share: float  # ... nor pieces smaller than this share of the label
     level_confidence: Range | None
+    bone_position: BoneRule | None = None
     sources: dict[str, str] = field(default_factory=dict)
 
     def label_for(self, base: str) -> LabelRanges | None:
@@ -75,6 +86,12 @@ def _zone(data: dict[str, Any] | None) -> Zone | None:
     return Zone(tuple(data["lateral"]), tuple(data["posterior"]), Range.from_json(data["outside"]), data["where"])
 
 
+def _bone(data: dict[str, Any] | None) -> BoneRule | None:
+    if not data:
+        return None
+    return BoneRule(data["bone"], float(data["margin_mm"]), Range.from_json(data["outside"]))
+
+
 def available_presets() -> tuple[str, ...]:
     return tuple(sorted(p.stem.removeprefix("ranges_") for p in HERE.glob("ranges_*.json")))
 
@@ -89,7 +106,7 @@ def load_ranges(preset: str) -> PresetRanges | None:
     labels = {
         name: LabelRanges(name, tuple(entry.get("aliases", ())), entry.get("paired", True), _range(entry.get("size")),
                           _range(entry.get("fraction")), _zone(entry.get("zone")), _range(entry.get("components")),
-                          entry.get("muscle", True))
+                          entry.get("muscle", True), tuple(entry.get("relative_to_bone", ())))
         for name, entry in data["labels"].items()
     }
     return PresetRanges(
@@ -98,4 +115,5 @@ def load_ranges(preset: str) -> PresetRanges | None:
         total_fraction=_range(data.get("total_fraction")), symmetry=_range(data.get("symmetry")),
         intensity=_range(data.get("intensity")), min_component=float(data.get("min_component", 0.0)),
         min_component_share=float(data.get("min_component_share", 0.0)),
-        level_confidence=_range(data.get("level_confidence")), sources=data.get("sources", {}))
+        level_confidence=_range(data.get("level_confidence")), bone_position=_bone(data.get("bone_position")),
+        sources=data.get("sources", {}))

@@ -42,12 +42,8 @@ def label_sizes(ctx: Context) -> list[Flag | None]:
 
 
 def total_muscle(ctx: Context) -> list[Flag | None]:
-    """All muscle together: only when the map declares every muscle label of the preset (a map of psoas alone
-    is not a total)."""
+    """All muscle together (run only when the map declares every muscle label of the preset)."""
     flags: list[Flag | None] = []
-    declared = {r.spec.name for r in ctx.muscle_regions()}
-    if declared != {n for n, r in ctx.ranges.labels.items() if r.muscle}:
-        return flags
     total = sum(ctx.size(r) for r in ctx.muscle_regions())
     body = float(ctx.body.sum()) * ctx.voxel
     if ctx.ranges.total_size:
