@@ -327,3 +327,45 @@ def test_cancel_returns_at_once_and_kills_a_process_that_ignores_sigterm():
     while not process.finished() and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not alive(process.pid)
+
+
+def test_run_button_segments_on_the_chosen_slice(harness, engine_inputs):
+    """D1: clicked(bool) gave onRun(sliceIndex=False) → ``--slice False`` → the engine exited 2."""
+    from MuscleQuantLib.slicer_bridge import mrml
+
+    widget, volume = open_with_volume(harness, engine_inputs)
+    k = middle_slice(engine_inputs["image"])
+    widget.ui.modelPathLineEdit.currentPath = str(engine_inputs["model"])
+    widget.ui.autoSliceCheckBox.checked = False
+    widget.ui.sliceSpinBox.value = k
+    widget.ui.runButton.click()
+    harness.pump(timeout=240)
+    assert harness.dialogs_of("errorDisplay") == []
+    segmentation = harness.slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
+    assert mrml.engine_summary(segmentation)["slice"]["index"] == k
+
+
+def test_no_signal_fills_a_defaulted_slot_parameter(harness):
+    """D1 for every connect of both modules: a signal argument must never land in a parameter that has a
+    default (PythonQt fills defaulted parameters too, so ``def onRun(self, sliceIndex=None)`` got False)."""
+    import inspect
+
+    from slicer_harness.signals import python_argument_count
+
+    for name in ("MuscleQuant", "MuscleQuantSurvival"):
+        widget = harness.open_module(name)
+        stack, checked = [widget.parent, widget.timer], 0
+        while stack:
+            item = stack.pop()
+            stack.extend(item.children())
+            for overloads in item._signals.values():
+                for signal in overloads.overloads.values():
+                    for slot in signal.slots:
+                        count = python_argument_count(slot)
+                        if count is None or getattr(slot, "__name__", "") == "relay":  # .ui C++ connections
+                            continue
+                        filled = list(inspect.signature(slot).parameters.values())[:min(count, signal.arity)]
+                        assert all(p.default is inspect.Parameter.empty for p in filled), \
+                            f"{name}: {item.name}.{signal.signature} fills defaulted parameters of {slot}"
+                        checked += 1
+        assert checked >= 8, f"{name}: only {checked} connections found"
