@@ -14,7 +14,13 @@ import SimpleITK as sitk
 from ..errors import InputError
 from ..fileio import Commit, json_text
 from ..imageio import geometry, labelmap_image, read_image, write_image_to
-from ..pipeline.geometry import canonical_slice_index, from_canonical, slice_position_mm, to_canonical
+from ..pipeline.geometry import (
+    canonical_slice_index,
+    from_canonical,
+    slice_position_mm,
+    slice_to_original,
+    to_canonical,
+)
 from ..pipeline.intensity import body_mask_ct, foreground_mask
 from ..pipeline.postprocess import (
     apply_hu_window,
@@ -23,7 +29,7 @@ from ..pipeline.postprocess import (
     resolve_hu_range,
     split_sides,
 )
-from ..pipeline.predict import predict_labels, select_device
+from ..pipeline.predict import device_name, is_onnx, predict_labels, select_device
 from ..pipeline.prepare import (
     prepare_slice,
     prepare_volume,
@@ -62,15 +68,15 @@ def output_paths(request: SegmentRequest) -> tuple[Path, Path]:
 
 def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict[str, Any]:
     """Run the whole segmentation; nothing is written unless every step succeeded."""
-    from ..models.modelfile import load_model
+    from .runtime import load_inference_model
 
     started = time.monotonic()
     labels_path, summary_path = output_paths(request)
     if not request.overwrite and (labels_path.exists() or summary_path.exists()):
         raise InputError("output already exists; pass --overwrite to replace it", path=labels_path)
     progress.update("segment", 0.05, f"loading model {request.model}")
-    device = select_device(request.device)
-    model = load_model(request.model, device)
+    model = load_inference_model(request.model, request.device)  # ONNX Runtime on a CPU, else PyTorch
+    device = None if is_onnx(model) else select_device(request.device)
     card = model.card
     preset = get_preset(card["preset"])
     if request.preset and request.preset != preset.name:
@@ -80,14 +86,12 @@ def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict
     image = read_image(request.image, allow_single_slice=preset.spatial_dims == 2, modality=preset.modality)
     hu_window = resolve_hu_range(request.hu_range or preset.hu_range) if preset.modality == "CT" else None
     canonical = to_canonical(image)
-    hu = sitk.GetArrayFromImage(canonical).astype(np.float32)
     # The card, not today's preset, says how this model was trained: old models stay reproducible.
     prep = card["preprocessing"]
     spacing, roi = tuple(prep["spacing_mm"]), tuple(prep["roi"])
     if "intensity" in prep:
         preset = dataclasses.replace(preset, intensity=Intensity(**{k: tuple(v) if isinstance(v, list) else v
                                                                     for k, v in prep["intensity"].items()}))
-    classes = np.zeros(hu.shape, dtype=np.uint16)
     slice_info: dict[str, Any] | None = None
     progress.update("segment", 0.3, "running the network")
     if preset.spatial_dims == 2:
@@ -96,19 +100,27 @@ def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict
         prepared = prepare_slice(canonical, preset, spacing, k)
         predicted = predict_labels(model, prepared.image, roi, device, card["output_activation"],
                                    len(card["labels"]))
-        classes[k] = slice_prediction_to_native(predicted, prepared)
         slice_info = {"index": stored, "canonical_index": k, "position_mm": slice_position_mm(image, stored),
                       "chosen_by": chosen_by, **({"level": level} if level else {})}
+        progress.update("segment", 0.8, "post-processing")
+        # Only the measured slice is labelled: post-process it alone, then place it in an empty volume.
+        classes = slice_prediction_to_native(predicted, prepared)
+        hu = _hu_values(sitk.GetArrayViewFromImage(canonical)[k])
+        sided, body_midline = _postprocess(classes, hu, canonical[:, :, k], preset, hu_window)
+        output = slice_to_original(sided, canonical, k, image, stored)
     else:
         prepared = prepare_volume(canonical, preset, spacing)
         predicted = predict_labels(model, prepared.image, roi, device, card["output_activation"],
                                    len(card["labels"]))
+        prepared.image = None  # free the network input before the native-resolution arrays
         classes = volume_prediction_to_native(predicted, prepared)
-    progress.update("segment", 0.8, "post-processing")
-    sided, body_midline = _postprocess(classes, hu, canonical, preset, hu_window, slice_info)
-    output = from_canonical(_like(sided, canonical), image)
-    summary = _summary(request, image, preset, card, output, hu_window, slice_info, body_midline, device.type,
-                       time.monotonic() - started)
+        progress.update("segment", 0.8, "post-processing")
+        hu = _hu_values(sitk.GetArrayViewFromImage(canonical))
+        sided, body_midline = _postprocess(classes, hu, canonical, preset, hu_window)
+        del classes
+        output = from_canonical(_like(sided, canonical), image)
+    summary = _summary(request, image, preset, card, output, hu_window, slice_info, body_midline,
+                       device_name(model), time.monotonic() - started)
     # Plausibility flags (issue 14): a result outside what real anatomy allows is marked needs_review.
     summary["plausibility"] = run_checks(image, output, preset.name, summary).block()
     with Commit(request.out) as commit:  # label map and summary appear together; the old pair stays until then
@@ -138,18 +150,21 @@ def _choose_slice(request: SegmentRequest, preset: Preset, image: sitk.Image
     return found.slice_index, f"finder ({found.method}, confidence {found.confidence:.2f})", found.to_dict()
 
 
+def _hu_values(array: np.ndarray) -> np.ndarray:
+    """Voxel values as the post-processing compares them: float32 (as always), without a copy for 8/16-bit
+    integer images, whose values float32 holds exactly."""
+    return array if array.dtype.kind in "iu" and array.dtype.itemsize <= 2 else array.astype(np.float32)
+
+
 def _postprocess(classes: np.ndarray, hu: np.ndarray, canonical: sitk.Image, preset: Preset,
-                 hu_window: tuple[float, float] | None, slice_info: dict[str, Any] | None) -> tuple[np.ndarray, float]:
-    sx, sy, sz = canonical.GetSpacing()
+                 hu_window: tuple[float, float] | None) -> tuple[np.ndarray, float]:
+    """HU window, small islands, body midline and sides on the canonical labels: one axial slice (2D presets,
+    ``canonical`` is that slice) or the volume."""
     classes = apply_hu_window(classes, hu, hu_window, only=preset.muscle_values())
-    if preset.spatial_dims == 2:
-        k = slice_info["canonical_index"]
-        classes[k] = remove_small_islands(classes[k], sx * sy, preset.min_island_mm2)
-        body = body_mask_ct(hu[k]) if preset.modality == "CT" else sitk.GetArrayFromImage(
-            foreground_mask(canonical[:, :, k])) > 0
-    else:
-        classes = remove_small_islands(classes, sx * sy * sz, preset.min_island_mm3)
-        body = body_mask_ct(hu) if preset.modality == "CT" else sitk.GetArrayFromImage(foreground_mask(canonical)) > 0
+    sx, sy, *sz = canonical.GetSpacing()
+    voxel = sx * sy if classes.ndim == 2 else sx * sy * sz[0]
+    classes = remove_small_islands(classes, voxel, preset.min_island_mm2 if classes.ndim == 2 else preset.min_island_mm3)
+    body = body_mask_ct(hu) if preset.modality == "CT" else sitk.GetArrayFromImage(foreground_mask(canonical)) > 0
     midline = midline_x(body)
     return split_sides(classes, preset, midline), midline
 
@@ -167,10 +182,13 @@ def _summary(request: SegmentRequest, image: sitk.Image, preset: Preset, card: d
     from ..presets.terminology import terminology_for
 
     array = sitk.GetArrayViewFromImage(output)
+    if slice_info is not None:  # a 2D preset labels one stored slice
+        array = array[slice_info["index"]]
+    counts = np.bincount(array.ravel(), minlength=len(preset.output_labels()) + 1)
     sx, sy, sz = image.GetSpacing()
     labels = []
     for out in preset.output_labels():
-        voxels = int(np.count_nonzero(array == out.value))
+        voxels = int(counts[out.value])
         term = terminology_for(out.name)
         entry = {"value": out.value, "name": out.name, "side": out.side, "voxels": voxels,
                  "color": list(term.color), "terminology": term.card_dict()}

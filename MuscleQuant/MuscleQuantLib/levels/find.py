@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
-import torch
 
 from ..errors import InputError
 from ..pipeline.geometry import slice_position_mm, to_canonical
@@ -79,9 +78,11 @@ def default_level_model(spec: LevelSpec) -> Path | None:
     return max(candidates)[2]
 
 
-def load_level_model(spec: LevelSpec, model_dir: str | Path | None, device: torch.device) -> torch.nn.Module:
-    """The slab model at ``model_dir`` (default: newest installed), checked to be the right preset."""
-    from ..models.modelfile import load_model
+def load_level_model(spec: LevelSpec, model_dir: str | Path | None, device: Any = "auto") -> Any:
+    """The slab model at ``model_dir`` (default: newest installed), checked to be the right preset; ONNX
+    Runtime or PyTorch as :func:`..inference.runtime.load_inference_model` chooses (``device``: a --device
+    value or a torch device)."""
+    from ..inference.runtime import load_inference_model
 
     if model_dir is None:
         model_dir = default_level_model(spec)
@@ -89,7 +90,7 @@ def load_level_model(spec: LevelSpec, model_dir: str | Path | None, device: torc
             raise InputError(f"no {spec.level_preset} level model is installed: train one (musclequant train "
                              f"--preset {spec.level_preset} ...) and pass --level-model DIR, or give the slice "
                              "with --slice K", field="--level-model")
-    model = load_model(model_dir, device)
+    model = load_inference_model(model_dir, str(device))
     if model.card.get("preset") != spec.level_preset:
         raise InputError(f"model is for preset {model.card.get('preset')!r}, the finder needs {spec.level_preset!r}",
                          path=model_dir, field="--level-model")
@@ -97,16 +98,14 @@ def load_level_model(spec: LevelSpec, model_dir: str | Path | None, device: torc
 
 
 def find_level(preset: Preset | str, image: sitk.Image, image_path: str | Path | None = None, *,
-               model_dir: str | Path | None = None, model: torch.nn.Module | None = None,
+               model_dir: str | Path | None = None, model: Any = None,
                protocol: str | None = None, device: str = "auto") -> LevelResult:
     """Locate ``preset``'s level in ``image`` (any orientation); see the module docstring."""
-    from ..pipeline.predict import select_device
-
     spec = spec_for(preset)
     protocol = check_protocol(spec, protocol)
-    torch_device = select_device(device)
     if model is None:
-        model = load_level_model(spec, model_dir, torch_device)
+        model = load_level_model(spec, model_dir, device)
+    torch_device = _torch_device(model, device)
     level_preset = get_preset(spec.level_preset)
     card = getattr(model, "card", {}) or {}
     level_preset, profile = _card_settings(level_preset, card)
@@ -144,21 +143,27 @@ def find_level(preset: Preset | str, image: sitk.Image, image_path: str | Path |
     return result
 
 
-@torch.no_grad()
-def slab_maps(model: torch.nn.Module, prepared: PreparedVolume, roi: tuple[int, ...], device: torch.device
+def _torch_device(model: Any, device: str) -> Any:
+    """The torch device a PyTorch model runs on (None for an ONNX Runtime model: no torch import)."""
+    from ..pipeline.predict import is_onnx, select_device
+
+    return None if is_onnx(model) else select_device(device)
+
+
+def slab_maps(model: Any, prepared: PreparedVolume, roi: tuple[int, ...], device: Any
               ) -> tuple[np.ndarray, np.ndarray]:
     """(voted slab mask, member-mean class probabilities (C, Z, Y, X)) on the prepared grid; fold
     ensembles vote. Class 1 is the slab; zone models add 2 cranial and 3 caudal."""
-    from monai.inferers import sliding_window_inference
+    from ..pipeline.predict import decide, is_onnx, stitched
 
-    from ..pipeline.predict import as_ensemble
+    ensemble, stacked = stitched(model, prepared.image, roi, device, "softmax", 2, sw_batch_size=2)
+    voted = decide(ensemble, stacked) == 1
+    if is_onnx(ensemble):
+        probabilities = ensemble.mean_probabilities(stacked[None])[0]
+    else:
+        import torch
 
-    ensemble = as_ensemble(model, "softmax", 2).to(device).eval()
-    inputs = torch.from_numpy(np.ascontiguousarray(prepared.image, dtype=np.float32))[None, None].to(device)
-    stacked = sliding_window_inference(inputs, tuple(int(r) for r in roi), sw_batch_size=2, predictor=ensemble,
-                                       overlap=0.25, mode="gaussian", cval=float(prepared.image.min()))
-    voted = ensemble.labels(stacked.float())[0].cpu().numpy() == 1
-    probabilities = ensemble.mean_probabilities(stacked.float())[0].cpu().numpy()
+        probabilities = ensemble.mean_probabilities(torch.from_numpy(stacked[None]))[0].numpy()
     return voted, probabilities
 
 

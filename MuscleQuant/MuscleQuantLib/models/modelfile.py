@@ -15,14 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from .card import CARD_FILE, check_card, new_card, read_card
-from .ensemble import EnsembleModel
 from .networks import build_network
+
+if TYPE_CHECKING:  # torch loads only to build a network: checking files and cards does not need it
+    import torch
+
+    from .ensemble import EnsembleModel
 
 HASH_CHUNK = 1 << 20
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
@@ -74,6 +76,8 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> EnsembleModel:
     """The model in ``model_dir``, verified and ready for inference (eval mode, on ``device``)."""
+    from .ensemble import EnsembleModel
+
     model_dir = Path(model_dir)
     refuse_pickle(model_dir)
     card = read_card(model_dir)

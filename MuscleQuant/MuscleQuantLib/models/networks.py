@@ -1,30 +1,81 @@
 """Build a card's network without trusting the card: the name must be in the engine's one allowlist
 (``MuscleQuantLib.networks.NETWORKS``; no imports by name, no eval), and every argument must be a JSON
-value for a keyword the constructor really has, so a bad card fails here with the field named."""
+value for a keyword the constructor really has, so a bad card fails here with the field named.
+
+Checking a card needs only the constructors' keyword names, kept in :data:`SIGNATURES` (a test compares
+them with the live constructors), so reading a model card imports neither torch nor MONAI (MONAI's package
+import alone took 3–4 s of every cold command); the classes are imported only to build a network.
+"""
 
 from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import InputError
-from ..networks import NETWORKS
+
+if TYPE_CHECKING:
+    import torch
 
 # Constructor parameters that take Python objects rather than data; a card may not set them.
 FORBIDDEN_ARGS = frozenset({"self", "norm_layer"})
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
+class Signature(NamedTuple):
+    """An allowlisted constructor's keywords: those without a default, those with one, and the default
+    number of output channels (None when the card must give it)."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    out_channels_default: int | None
+
+
+# The keyword names of every allowlisted network (``constructor_parameters`` of the live classes, MONAI 1.6);
+# Testing/test_speed_startup.py fails when a constructor changes so that this table no longer matches.
+SIGNATURES: dict[str, Signature] = {
+    "BasicUNet": Signature((), ("spatial_dims", "in_channels", "out_channels", "features", "act", "norm", "bias",
+                                "dropout", "upsample"), 2),
+    "UNet": Signature(("spatial_dims", "in_channels", "out_channels", "channels", "strides"),
+                      ("kernel_size", "up_kernel_size", "num_res_units", "act", "norm", "dropout", "bias",
+                       "adn_ordering"), None),
+    "DynUNet": Signature(("spatial_dims", "in_channels", "out_channels", "kernel_size", "strides",
+                          "upsample_kernel_size"),
+                         ("filters", "dropout", "norm_name", "act_name", "deep_supervision", "deep_supr_num",
+                          "res_block", "trans_bias"), None),
+    "UNETR": Signature(("in_channels", "out_channels", "img_size"),
+                       ("feature_size", "hidden_size", "mlp_dim", "num_heads", "proj_type", "norm_name", "conv_block",
+                        "res_block", "dropout_rate", "spatial_dims", "qkv_bias", "save_attn"), None),
+    "DeepDropoutUNet": Signature((), ("spatial_dims", "in_channels", "out_channels", "features", "act", "norm", "bias",
+                                      "upsample", "deep_dropout"), 1),
+    "SliceUNet": Signature((), ("spatial_dims", "in_channels", "out_channels", "features", "act", "norm", "context"), 2),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NETWORKS":  # the live allowlist, imported on first use (torch + MONAI)
+        from ..networks import NETWORKS
+
+        return NETWORKS
+    raise AttributeError(name)
+
+
+def signature_of(name: Any, source: str | Path | None = None) -> Signature:
+    """The allowlisted network's keywords; any other name is refused, never looked up."""
+    signature = SIGNATURES.get(name) if isinstance(name, str) else None
+    if signature is None:
+        raise InputError(f"unknown network {name!r}; allowed: {', '.join(SIGNATURES)}", path=source,
+                         field="network.name")
+    return signature
+
+
 def network_factory(name: Any, source: str | Path | None = None) -> Any:
     """The allowlisted constructor for ``name``; anything else is refused, never looked up."""
-    factory = NETWORKS.get(name) if isinstance(name, str) else None
-    if factory is None:
-        raise InputError(f"unknown network {name!r}; allowed: {', '.join(NETWORKS)}", path=source,
-                         field="network.name")
-    return factory
+    signature_of(name, source)
+    from ..networks import NETWORKS
+
+    return NETWORKS[name]
 
 
 def constructor_parameters(factory: Any) -> dict[str, inspect.Parameter]:
@@ -45,6 +96,16 @@ def constructor_parameters(factory: Any) -> dict[str, inspect.Parameter]:
     return found
 
 
+def live_signature(factory: Any) -> Signature:
+    """:class:`Signature` of a live constructor (what :data:`SIGNATURES` must equal)."""
+    params = constructor_parameters(factory)
+    empty = inspect.Parameter.empty
+    default = params["out_channels"].default if "out_channels" in params else empty
+    return Signature(tuple(k for k, p in params.items() if p.default is empty),
+                     tuple(k for k, p in params.items() if p.default is not empty),
+                     None if default is empty else default)
+
+
 def _as_constructor_value(value: Any, field: str) -> Any:
     """JSON lists become tuples: MONAI reads ('name', {options}) pairs and shape sequences as tuples."""
     if isinstance(value, list):
@@ -59,13 +120,13 @@ def _as_constructor_value(value: Any, field: str) -> Any:
 def check_network_args(name: str, args: dict[str, Any], spatial_dims: int, source: str | Path | None = None
                        ) -> dict[str, Any]:
     """Constructor keyword arguments for ``name``, after checking every key against its signature."""
-    params = constructor_parameters(network_factory(name, source))
+    signature = signature_of(name, source)
+    params = (*signature.required, *signature.optional)
     for key in args:
         if key in FORBIDDEN_ARGS or key not in params:
             raise InputError(f"{name} has no argument {key!r} a card may set", path=source,
                              field=f"network.args.{key}")
-    missing = [p for p, param in params.items() if param.default is inspect.Parameter.empty
-               and p not in args and p != "spatial_dims"]
+    missing = [p for p in signature.required if p not in args and p != "spatial_dims"]
     if missing:
         raise InputError(f"{name} needs {', '.join(missing)}", path=source, field="network.args")
     kwargs = {k: _as_constructor_value(v, f"network.args.{k}") for k, v in args.items()}
@@ -94,6 +155,5 @@ def output_channels(name: str, args: dict[str, Any]) -> int | None:
     """Output channels the card's network produces: its ``out_channels`` or the constructor default."""
     value = args.get("out_channels")
     if value is None:
-        param = constructor_parameters(network_factory(name)).get("out_channels")
-        value = None if param is None else param.default
+        value = signature_of(name).out_channels_default
     return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -98,3 +98,20 @@ def extract_slice(volume: sitk.Image, k: int) -> sitk.Image:
 def paste_slice(volume_labels: np.ndarray, k: int, slice_labels: sitk.Image) -> None:
     """Write a 2D label slice into a (z, y, x) label array in place."""
     volume_labels[int(k)] = sitk.GetArrayViewFromImage(slice_labels)
+
+
+def slice_to_original(slice_labels: np.ndarray, canonical: sitk.Image, canonical_slice: int, original: sitk.Image,
+                      stored_slice: int) -> sitk.Image:
+    """Labels of one canonical axial slice as a label volume on the original grid, zero elsewhere: what
+    :func:`from_canonical` gives for a volume labelled on that slice only, without reorienting the volume."""
+    thin = sitk.GetImageFromArray(np.ascontiguousarray(slice_labels, dtype=np.uint16)[None])
+    thin.CopyInformation(canonical[:, :, int(canonical_slice):int(canonical_slice) + 1])
+    restored = sitk.GetArrayFromImage(sitk.DICOMOrient(thin, orientation_code(original)))  # a copy: the image is temporary
+    nx, ny, nz = original.GetSize()
+    if restored.shape != (1, ny, nx):
+        raise RuntimeError("the slice is not axial in the original grid")  # canonical_slice_index refuses those
+    out = np.zeros((nz, ny, nx), dtype=np.uint16)
+    out[int(stored_slice)] = restored[0]
+    image = sitk.GetImageFromArray(out)
+    image.CopyInformation(original)
+    return image

@@ -1,0 +1,273 @@
+"""Speed benchmark for issue 16 (not a test): the engine at the issue's start and now, side by side.
+
+    .venv/bin/python Testing/benchmarks/bench_speed.py [--quick] [--cache /tmp/mq-bench-speed]
+
+For each preset's held-out phantom, plus clinical-resolution volumes (the thigh resampled to
+0.98×0.98×1.5 mm, about 58 Mvoxel; L3 to 0.75×0.75×1.5 mm, about 45 Mvoxel), it prints:
+- cold: wall seconds and peak RSS of a fresh ``musclequant segment`` process (interpreter start included);
+- warm (a batch: one process, the call repeated): segment, find-level and quantify seconds and their sum,
+  the whole case; peak RSS of that process;
+for the code at ``--base-ref`` (a git worktree, default 4c31cdd, the issue's start) and the working tree,
+then the ratio base/now. Both versions run the same models and images in one run, so the ratio holds on a
+busy machine even where the absolute seconds do not.
+
+Models are the presets' ``cpu`` profiles trained here with fixed seeds and epoch counts (no time budget),
+cached in ``--cache``; their accuracy is irrelevant, their networks are the ones users run. Level models are
+trained the same way: an under-trained finder may answer "not found", which costs the same network pass, so
+``segment`` is given the phantom's true slice and ``find-level`` is timed on its own. The cohort timings
+(1,000 and 10,000 patients) are ``bench_cohort_speed.py``'s; ``--cohort`` runs it after the engine table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+REPO = HERE.parents[2]
+PRESETS = ("temporalis", "c3", "l3", "thigh")
+FINDERS = {"c3": "c3_level", "l3": "l3_level", "temporalis": "orbit_level"}
+CLINICAL = {"thigh_clinical": ("thigh", (0.98, 0.98, 1.5)), "l3_clinical": ("l3", (0.75, 0.75, 1.5))}
+TRAIN_SEED, TEST_SEED = 100, 200
+
+
+def _env(tree: Path | None) -> dict[str, str]:
+    """Environment that runs the engine from ``tree`` (None: the working tree, as installed)."""
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(tree / "MuscleQuant"), str(tree / "MuscleQuantSurvival")])
+    else:
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO / "MuscleQuant"), str(REPO / "MuscleQuantSurvival")])
+    return env
+
+
+def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """(wall seconds, the child's own peak RSS in MB from ``wait4``, exit code, output tail)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out_chunks = []
+    for stream in (proc.stdout, proc.stderr):
+        out_chunks.append(stream.read())  # small outputs: --progress none
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024, proc.returncode, b"".join(out_chunks).decode(errors="replace")[-800:]
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "MuscleQuantLib.cli", "--progress", "none", *args]
+
+
+# ----------------------------------------------------------------------------------------------- preparation
+def prepare(cache: Path, presets: list[str], epochs: int) -> dict[str, dict[str, object]]:
+    """Phantoms, clinical-resolution copies and models (made once per cache folder, with the working tree)."""
+    env = _env(None)
+    cases: dict[str, dict[str, object]] = {}
+    for preset in presets:
+        train = cache / "train" / preset
+        if not (train / "dataset.json").exists():
+            _check(_timed(_cli("phantom", "--anatomy", preset, "--n", "4", "--seed", str(TRAIN_SEED),
+                               "--in-view", "always", "--out", str(train)), env), f"phantoms {preset}")
+        test = cache / "test" / preset
+        if not (test / "dataset.json").exists():
+            _check(_timed(_cli("phantom", "--anatomy", preset, "--n", "1", "--seed", str(TEST_SEED),
+                               "--in-view", "always", "--orientation", "RAS" if preset != "thigh" else "LPS",
+                               "--out", str(test)), env), f"test phantom {preset}")
+        for name in [preset] + ([FINDERS[preset]] if preset in FINDERS else []):
+            run = cache / "models" / name
+            if not (run / "model" / "model.json").exists():
+                print(f"training {name} ({epochs} epochs, seed 0) ...", flush=True)
+                _check(_timed(_cli("train", "--preset", name, "--data", str(train), "--out", str(run),
+                                   "--profile", "cpu", "--max-epochs", str(epochs), "--seed", "0", "--overwrite"),
+                              env), f"training {name}")
+        meta_path = next(p for p in sorted(test.glob("*.json")) if p.name != "dataset.json")
+        meta = json.loads(meta_path.read_text())
+        image = test / meta["files"]["image"]
+        cases[preset] = {"preset": preset, "image": str(image), "slice": _true_slice(meta),
+                         "model": str(cache / "models" / preset / "model"),
+                         "level_model": str(cache / "models" / FINDERS[preset] / "model") if preset in FINDERS else None}
+    for name, (preset, spacing) in CLINICAL.items():
+        if preset not in cases:
+            continue
+        target = cache / "test" / name / f"{name}_image.nii.gz"
+        source = cases[preset]
+        if not target.exists():
+            _check(_timed([sys.executable, str(HERE), "--resample", source["image"], str(target),
+                           ",".join(map(str, spacing))], env), f"resampling {name}")
+        factor = _slice_factor(Path(source["image"]), target)
+        cases[name] = {**source, "image": str(target),
+                       "slice": None if source["slice"] is None else int(round(source["slice"] * factor))}
+    return cases
+
+
+def _true_slice(meta: dict) -> int | None:
+    """The stored slice of the phantom's target level (2D presets)."""
+    target = meta.get("target_level")
+    for table in ("levels", "landmarks"):
+        entry = (meta.get(table) or {}).get(target)
+        if entry:
+            return int(round(entry.get("center_slice", entry.get("slice"))))
+    return None
+
+
+def _slice_factor(source: Path, target: Path) -> float:
+    import SimpleITK as sitk
+
+    a, b = sitk.ImageFileReader(), sitk.ImageFileReader()
+    a.SetFileName(str(source))
+    b.SetFileName(str(target))
+    a.ReadImageInformation()
+    b.ReadImageInformation()
+    return a.GetSpacing()[2] / b.GetSpacing()[2]
+
+
+def resample_file(source: str, target: str, spacing: str) -> None:
+    """A phantom at a clinical resolution: linear resampling of the same physical extent."""
+    import SimpleITK as sitk
+
+    image = sitk.ReadImage(source)
+    new_spacing = [float(v) for v in spacing.split(",")]
+    size = [int(round(n * s / t)) for n, s, t in zip(image.GetSize(), image.GetSpacing(), new_spacing, strict=True)]
+    out = sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, image.GetOrigin(), new_spacing,
+                        image.GetDirection(), -1024.0, sitk.sitkInt16)
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(out, target, True)
+
+
+def _check(result: tuple[float, float, int, str], what: str) -> None:
+    if result[2] != 0:
+        sys.exit(f"{what} failed (exit {result[2]}): {result[3]}")
+
+
+# ----------------------------------------------------------------------------------------------- measurement
+def segment_args(case: dict, out: Path) -> list[str]:
+    args = ["segment", case["image"], "--model", case["model"], "--out", str(out), "--overwrite"]
+    if case["slice"] is not None:
+        args += ["--slice", str(case["slice"])]
+    return args
+
+
+def quantify_args(case: dict, labels: Path, out: Path) -> list[str]:
+    args = ["quantify", case["image"], str(labels), "--out", str(out), "--preset", case["preset"], "--overwrite"]
+    if case["slice"] is not None:
+        args += ["--slice", str(case["slice"])]
+    return args
+
+
+def worker(spec_json: str) -> None:
+    """Run inside the measured version: each step ``repeat`` times in one process; print JSON seconds."""
+    spec = json.loads(spec_json)
+    from MuscleQuantLib.cli import main
+
+    case, out, repeat = spec["case"], Path(spec["out"]), spec["repeat"]
+    steps = {"segment": segment_args(case, out)}
+    if case["level_model"]:
+        steps["find-level"] = ["find-level", case["image"], "--preset", case["preset"], "--level-model",
+                               case["level_model"]]
+    stem = Path(case["image"]).name.replace(".nii.gz", "")
+    steps["quantify"] = quantify_args(case, out / f"{stem}_labels.nii.gz", out / "quantify")
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    codes: dict[str, int] = {}
+    for _ in range(repeat):
+        for name, argv in steps.items():
+            started = time.perf_counter()
+            codes[name] = main(["--progress", "none", *argv])
+            times[name].append(time.perf_counter() - started)
+    print("RESULT " + json.dumps({"times": times, "codes": codes,
+                                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def measure(label: str, tree: Path | None, case: dict, repeat: int, work: Path) -> dict[str, object]:
+    env = _env(tree)
+    out = work / label / Path(case["image"]).name.replace(".nii.gz", "")
+    cold = _timed(_cli(*segment_args(case, out / "cold")), env)
+    if cold[2] != 0:
+        print(f"  [{label}] cold segment failed: {cold[3]}", file=sys.stderr)
+    spec = json.dumps({"case": case, "out": str(out / "warm"), "repeat": repeat})
+    wall, rss, code, text = _timed([sys.executable, str(HERE), "--worker", spec], env)
+    line = next((ln for ln in text.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        proc = subprocess.run([sys.executable, str(HERE), "--worker", spec], env=env, capture_output=True, text=True)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if line is None:
+            sys.exit(f"[{label}] worker failed: {proc.stderr[-800:]}")
+    result = json.loads(line[len("RESULT "):])
+    # warm = the best of the repeats after the first (imports and file caches warm, model loaded as the code does)
+    warm = {name: min(values[1:]) if len(values) > 1 else values[0] for name, values in result["times"].items()}
+    return {"cold_segment_s": cold[0], "cold_rss_mb": cold[1], "cold_ok": cold[2] == 0, "warm": warm,
+            "warm_case_s": sum(warm.values()), "warm_rss_mb": max(rss, result["rss_mb"]), "codes": result["codes"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mq-bench-speed")
+    parser.add_argument("--base-ref", default="4c31cdd")
+    parser.add_argument("--base-tree", type=Path, default=Path(tempfile.gettempdir()) / "mq-base")
+    parser.add_argument("--quick", action="store_true", help="phantoms only (no clinical volumes), 2 repeats")
+    parser.add_argument("--presets", default=",".join(PRESETS))
+    parser.add_argument("--cases", help="comma-separated case names to measure (default: all prepared)")
+    parser.add_argument("--epochs", type=int, default=2, help="training epochs of the benchmark models")
+    parser.add_argument("--repeat", type=int, default=3, help="calls per step in the warm process")
+    parser.add_argument("--no-base", action="store_true", help="measure the working tree only")
+    parser.add_argument("--cohort", action="store_true", help="also run bench_cohort_speed.py")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--resample", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker)
+    if args.resample:
+        return resample_file(*args.resample)
+    presets = [p for p in args.presets.split(",") if p]
+    if not args.no_base and not (args.base_tree / "MuscleQuant").is_dir():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(args.base_tree), args.base_ref],
+                       check=True, capture_output=True)
+    cases = prepare(args.cache, presets, args.epochs)
+    names = args.cases.split(",") if args.cases else [n for n in cases if not (args.quick and n in CLINICAL)]
+    repeat = 2 if args.quick else args.repeat
+    work = Path(tempfile.mkdtemp(prefix="mq-speed-"))
+    versions = [("now", None)] + ([] if args.no_base else [("base", args.base_tree)])
+    print(f"# bench_speed: base = {args.base_ref}, now = working tree; {os.cpu_count()} CPUs; warm = best of "
+          f"{repeat - 1 if repeat > 1 else 1} repeat(s) after the first in one process; cpu-profile models "
+          f"({args.epochs} epochs)", flush=True)
+    header = (f"{'case':15s} {'version':7s} {'cold seg s':>10s} {'cold MB':>8s} {'warm seg':>9s} {'find-lvl':>9s} "
+              f"{'quantify':>9s} {'warm case':>9s} {'warm MB':>8s}")
+    print(header)
+    rows: dict[str, dict[str, dict]] = {}
+    for name in names:
+        case = cases[name]
+        for label, tree in versions:
+            r = measure(label, tree, case, repeat, work)
+            rows.setdefault(name, {})[label] = r
+            w = r["warm"]
+            print(f"{name:15s} {label:7s} {r['cold_segment_s']:10.2f} {r['cold_rss_mb']:8.0f} {w['segment']:9.2f} "
+                  f"{w.get('find-level', float('nan')):9.2f} {w['quantify']:9.2f} {r['warm_case_s']:9.2f} "
+                  f"{r['warm_rss_mb']:8.0f}{'' if r['cold_ok'] and not any(r['codes'].values()) else '  (exit ' + json.dumps(r['codes']) + ')'}",
+                  flush=True)
+        if "base" in rows[name]:
+            b, n = rows[name]["base"], rows[name]["now"]
+            ratios = {"cold segment": b["cold_segment_s"] / n["cold_segment_s"],
+                      "warm segment": b["warm"]["segment"] / n["warm"]["segment"],
+                      "warm case": b["warm_case_s"] / n["warm_case_s"]}
+            if "find-level" in n["warm"]:
+                ratios["find-level"] = b["warm"]["find-level"] / n["warm"]["find-level"]
+            print(f"{name:15s} ratio   " + ", ".join(f"{k} ×{v:.1f}" for k, v in ratios.items()), flush=True)
+    summary = {name: {label: {k: v for k, v in r.items()} for label, r in by.items()} for name, by in rows.items()}
+    (work / "bench_speed.json").write_text(json.dumps(summary, indent=1))
+    print(f"# details: {work / 'bench_speed.json'}")
+    if args.cohort:
+        cohort = HERE.with_name("bench_cohort_speed.py")
+        if cohort.exists():
+            subprocess.run([sys.executable, str(cohort)] + (["--quick"] if args.quick else []), check=False)
+        else:
+            print("# bench_cohort_speed.py is not there yet (helper E's cohort benchmark)")
+
+
+if __name__ == "__main__":
+    main()
