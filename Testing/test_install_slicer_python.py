@@ -77,8 +77,13 @@ def test_first_use_install_on_slicers_package_set_keeps_slicers_packages():
         assert outcome.ok, outcome.message
         assert not install.plan(purpose, version_of).needed
     assert {name: metadata.version(name) for name in pinned} == pinned, "Slicer's packages were replaced"
-    problems = [line for line in _pip("check").stdout.splitlines() if line.strip()]
-    assert all("torch" in line for line in problems), problems
+    # Expected gaps: torch (the extension's) and the engine-only deepsurv packages musclequant's own
+    # metadata names (CI installs the repo with --no-deps); nothing the modules' plans install may be broken.
+    engine_only = tuple(f"requires {name}," for name in install.ENGINE_ONLY)
+    problems = [line for line in _pip("check").stdout.splitlines() if line.strip() and "requires torch," not in line
+                and not (line.startswith("musclequant ") and line.endswith("which is not installed.")
+                         and any(gap in line for gap in engine_only))]
+    assert not problems, problems
     imports = "import lifelines, pandas, matplotlib, jsonschema, safetensors, openpyxl, einops, SimpleITK, scipy"
     done = subprocess.run([sys.executable, "-c", imports], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
