@@ -12,6 +12,7 @@ import numpy as np
 
 from .context import Context
 from .flags import Flag, flag_if
+from .regions import Region
 
 
 def _offsets(direction: str, muscle: tuple[float, float], bone: tuple[float, float], midline: float,
@@ -27,29 +28,38 @@ def _offsets(direction: str, muscle: tuple[float, float], bone: tuple[float, flo
     return medial if direction == "medial" else -medial
 
 
+def _slice_centres(region: Region) -> dict[int, tuple[float, float]]:
+    """Centre (y, x) of the region on every slice it touches, in whole-volume voxel coordinates."""
+    z0, y0, x0 = (s.start for s in region.box)
+    centres = {}
+    for dz in np.nonzero(region.mask.any(axis=(1, 2)))[0]:
+        ys, xs = np.nonzero(region.mask[dz])
+        centres[int(dz) + z0] = (float(ys.mean()) + y0, float(xs.mean()) + x0)
+    return centres
+
+
 def bone_position(ctx: Context) -> list[Flag | None]:
     rules = ctx.ranges.bone_position
     if rules is None or ctx.ranges.spatial_dims != 3:
         return []
     regions = {r.name: r for r in ctx.regions}
+    bones = {side: _slice_centres(regions[f"{rules.bone}_{side}"]) for side in ("left", "right")
+             if f"{rules.bone}_{side}" in regions}
     flags: list[Flag | None] = []
     for region in ctx.muscle_regions():
         where = region.spec.relative_to_bone
-        bone = regions.get(f"{rules.bone}_{region.side}") if region.side else None
-        if not where or bone is None:
+        bone = bones.get(region.side or "")
+        if not where or not bone or not region.any():
             continue
-        slices = np.nonzero(region.mask.any(axis=(1, 2)) & bone.mask.any(axis=(1, 2)))[0]
-        if not slices.size:
+        muscle = _slice_centres(region)
+        shared = sorted(set(muscle) & set(bone))
+        if not shared:
             continue
-        wrong = 0
-        for z in slices:
-            muscle_c = tuple(float(v.mean()) for v in np.nonzero(region.mask[z]))
-            bone_c = tuple(float(v.mean()) for v in np.nonzero(bone.mask[z]))
-            if any(_offsets(d, muscle_c, bone_c, ctx.midline_x, ctx.spacing_yx) < -rules.margin_mm for d in where):
-                wrong += 1
-        share = wrong / slices.size
+        wrong = sum(any(_offsets(d, muscle[z], bone[z], ctx.midline_x, ctx.spacing_yx) < -rules.margin_mm
+                        for d in where) for z in shared)
+        share = wrong / len(shared)
         flags.append(flag_if("position", region.name, share, rules.outside,
-                             f"on {share:.0%} of the {slices.size} slices it shares with the {rules.bone}, "
+                             f"on {share:.0%} of the {len(shared)} slices it shares with the {rules.bone}, "
                              f"{region.name} is not {' and '.join(where)} to it (margin {rules.margin_mm:g} mm)",
                              "fraction"))
     return flags

@@ -71,18 +71,20 @@ def run_checks(image: sitk.Image | None, labels: sitk.Image, preset: str, summar
     names = label_names if label_names is not None else default_label_names(preset, summary)
     modality = (modality or ranges.modality).upper()
     canonical_labels = to_canonical(labels)
-    label_array = sitk.GetArrayFromImage(canonical_labels)
-    values = sitk.GetArrayFromImage(to_canonical(image)).astype(np.float32) if image is not None else None
+    canonical_image = to_canonical(image) if image is not None else None
+    label_array = sitk.GetArrayViewFromImage(canonical_labels)
     sx, sy, sz = canonical_labels.GetSpacing()
     skipped: dict[str, str] = {}
     frame = None
-    if ranges.spatial_dims == 2:
+    if ranges.spatial_dims == 2:  # one slice: never copy the volume
         k = _canonical_slice(labels, canonical_labels, label_array, names, slice_index, summary)
-        label_array = label_array[k]
-        values = values[k] if values is not None else None
+        label_array = np.array(label_array[k])
+        values = (sitk.GetArrayFromImage(canonical_image[:, :, k]).astype(np.float32)
+                  if canonical_image is not None else None)
         frame = slice_frame(values, label_array, modality, (sx, sy), ranges.frame == "spine")
         body, voxel, midline = frame.body, sx * sy, frame.midline_x
     else:
+        values = sitk.GetArrayViewFromImage(canonical_image) if canonical_image is not None else None
         body = body_mask(values, modality) if values is not None else label_array > 0
         voxel = sx * sy * sz
         midline = float(np.nonzero(body)[2].mean()) if body.any() else (label_array.shape[2] - 1) / 2

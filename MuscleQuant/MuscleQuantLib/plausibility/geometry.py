@@ -37,9 +37,8 @@ class SliceFrame:
     def body_mm2(self) -> float:
         return float(self.body.sum()) * self.pixel_mm2
 
-    def coordinates(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(lateral, posterior) of every voxel of ``mask``: |x − origin| / half-width, (y − origin) / depth."""
-        y, x = np.nonzero(mask)
+    def coordinates(self, y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lateral, posterior) of voxels (y, x): |x − origin| / half-width, (y − origin) / depth."""
         return np.abs(x - self.origin_yx[1]) / self.half_width, (y - self.origin_yx[0]) / self.depth
 
 

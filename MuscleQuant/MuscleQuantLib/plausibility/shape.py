@@ -22,10 +22,9 @@ def components(ctx: Context) -> list[Flag | None]:
     structure = ndimage.generate_binary_structure(ctx.body.ndim, ctx.body.ndim)  # 8-/26-connected
     share = ctx.ranges.min_component_share
     for region in ctx.regions:
-        if not region.spec.max_components or not region.mask.any():
+        if not region.spec.max_components or not region.any():
             continue
-        box = ndimage.find_objects(region.mask.astype(np.uint8))[0]  # label the bounding box only: fast in 3D
-        pieces, count = ndimage.label(region.mask[box], structure)
+        pieces, count = ndimage.label(region.mask, structure)
         sizes = np.bincount(pieces.ravel())[1:]
         minimum = max(ctx.ranges.min_component / ctx.voxel, share * sizes.sum(), 1.0)
         n = int((sizes >= minimum).sum())
@@ -44,9 +43,9 @@ def position(ctx: Context) -> list[Flag | None]:
     frame = ctx.frame
     for region in ctx.regions:
         zone = region.spec.zone
-        if zone is None or not region.mask.any():
+        if zone is None or not region.any():
             continue
-        lateral, posterior = frame.coordinates(region.mask)
+        lateral, posterior = frame.coordinates(*region.indices())
         inside = ((lateral >= zone.lateral[0]) & (lateral <= zone.lateral[1])
                   & (posterior >= zone.posterior[0]) & (posterior <= zone.posterior[1]))
         outside = 1.0 - float(inside.mean())

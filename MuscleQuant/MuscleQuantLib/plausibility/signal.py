@@ -26,8 +26,8 @@ def intensity(ctx: Context) -> list[Flag | None]:
     flags: list[Flag | None] = []
     if ctx.modality == "CT":
         for region in ctx.regions:
-            if region.spec.muscle and region.mask.any():
-                mean = float(ctx.values[region.mask].mean())
+            if region.spec.muscle and region.any():
+                mean = float(region.take(ctx.values).mean(dtype=np.float64))
                 flags.append(flag_if("intensity", region.name, mean, rng,
                                      f"mean {mean:.0f} HU of {region.name} is not muscle attenuation", "HU"))
         return flags
@@ -37,8 +37,8 @@ def intensity(ctx: Context) -> list[Flag | None]:
     if bright <= background:
         return []
     for region in ctx.regions:
-        if region.spec.muscle and region.mask.any():
-            relative = (float(np.median(ctx.values[region.mask])) - background) / (bright - background)
+        if region.spec.muscle and region.any():
+            relative = (float(np.median(region.take(ctx.values))) - background) / (bright - background)
             flags.append(flag_if("intensity", region.name, relative, rng,
                                  f"median signal of {region.name} is {relative:.2f} of the way from background to the "
                                  "brightest body tissue; muscle is dark to intermediate on T1", "relative"))
