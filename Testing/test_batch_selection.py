@@ -140,3 +140,30 @@ def test_unreadable_series_give_reasons(tmp_path):
     thin.files.remove(str(victim))
     with pytest.raises(SeriesError, match="share one position"):
         read_series(thin)
+
+
+def test_enhanced_multiframe_series_reads_like_its_single_frame_source(tmp_path):
+    """A legacy-converted enhanced CT (one file, per-frame positions) gives the same volume as its source."""
+    import highdicom as hd
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    spec = write_study(StudySpec("E", seed=9, oblique_deg=12.0), tmp_path / "single")
+    (case,), _ = discover(tmp_path / "single")
+    thin = next(s for s in case.series if s.key == spec.series_uids["thin"])
+    datasets = [pydicom.dcmread(p) for p in sorted(thin.files)]
+    enhanced = hd.legacy.LegacyConvertedEnhancedCTImage(datasets, series_instance_uid=generate_uid(), series_number=7,
+                                                        sop_instance_uid=generate_uid(), instance_number=1)
+    folder = tmp_path / "enhanced" / "E"
+    folder.mkdir(parents=True)
+    enhanced.save_as(folder / "enhanced.dcm")
+    (multi,), _ = discover(tmp_path / "enhanced")
+    (series,) = multi.series
+    assert series.frames == len(datasets) and len(series.files) == 1
+    choice = select_series(multi, "CT", SelectionSettings())[0]
+    assert choice.status == CHOSEN, choice.reason
+    one, many = read_series(thin), read_series(series)
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(one.image), sitk.GetArrayViewFromImage(many.image))
+    assert np.allclose(one.image.GetDirection(), many.image.GetDirection(), atol=1e-6)
+    assert np.allclose(one.image.GetOrigin(), many.image.GetOrigin(), atol=0.01)
+    assert [s.frame for s in many.slices] == list(range(len(datasets)))  # frames were stored in slice order
