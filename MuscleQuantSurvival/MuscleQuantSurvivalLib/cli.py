@@ -17,31 +17,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from MuscleQuantLib.command import Command
 from MuscleQuantLib.errors import InputError
-from MuscleQuantLib.fileio import write_atomic
 from MuscleQuantLib.progress import MODES, Progress
 
-from . import figures
-from .analyses import (
-    CoxSpec,
-    agree,
-    compare_groups,
-    correlate,
-    cox_analysis,
-    find_endpoint,
-    univariate_screen,
-)
-from .config import RunConfig, default_config
-from .definitions_table import definitions_table
-from .groupings import GroupingSpec, make_groups
-from .km import format_p, kaplan_meier
-from .report import build_report
-from .tables import CohortColumns, CohortTableError, Endpoint, load_cohort
+if TYPE_CHECKING:  # the analysis modules import pandas, lifelines and matplotlib: only when a command runs
+    import pandas as pd
+
+    from .groupings import GroupingSpec
+    from .tables import CohortColumns, Endpoint
 
 
 def _csv_list(text: str | None) -> tuple[str, ...]:
@@ -51,6 +37,8 @@ def _csv_list(text: str | None) -> tuple[str, ...]:
 def parse_grouping(text: str, within: str | None = None, permutations: int = 1000) -> GroupingSpec:
     """KIND:VARIABLE[:VALUE], e.g. median:smi_cm2_m2, cutoff:smi_cm2_m2:45,
     sex_cutoff:smi_cm2_m2:M=52.4,F=38.5, definition:prado_smi, column:diagnosis, optimal:smi_cm2_m2."""
+    from .groupings import GroupingSpec
+
     kind, _, rest = text.partition(":")
     kind = kind.replace("-", "_")
     variable, _, value = rest.partition(":")
@@ -85,6 +73,8 @@ def _add_table_arguments(parser: argparse.ArgumentParser, clinical_required: boo
 
 
 def _columns(args: argparse.Namespace, numeric: tuple[str, ...] = ()) -> CohortColumns:
+    from .tables import CohortColumns, Endpoint
+
     if bool(args.time) != bool(args.event):
         raise InputError("give --time and --event together", field="--time/--event")
     name = args.event.removesuffix("_event").upper() if args.event else ""  # os_event -> OS, arrest -> ARREST
@@ -92,7 +82,9 @@ def _columns(args: argparse.Namespace, numeric: tuple[str, ...] = ()) -> CohortC
     return CohortColumns(id=args.id_column, sex=args.sex_column, endpoints=endpoints, numeric=numeric)
 
 
-def _load(args: argparse.Namespace, numeric: tuple[str, ...] = ()):
+def _load(args: argparse.Namespace, numeric: tuple[str, ...] = ()):  # noqa: ANN202 - a Cohort
+    from .tables import load_cohort
+
     return load_cohort(args.clinical, args.measurements, _columns(args, numeric), args.sheet)
 
 
@@ -102,6 +94,8 @@ PREFERRED_MEASURES = ("smi_cm2_m2", "l3_smi_from_c3_cm2_m2", "psoas_index_cm2_m2
 
 def default_measure(cohort) -> str | None:
     """The index to analyse: a preferred muscle index if present, else the first numeric measurement."""
+    import pandas as pd
+
     columns = cohort.measurement_columns
     for name in PREFERRED_MEASURES:
         if name in columns:
@@ -120,6 +114,8 @@ def _fmt(key: str, value: Any) -> str:
     if isinstance(value, tuple):
         return "/".join(_fmt(key, v) for v in value)
     if isinstance(value, float):
+        from .km import format_p
+
         return format_p(value) if key.endswith("p_value") or key.endswith("_p") else f"{value:.4g}"
     return str(value)
 
@@ -134,17 +130,25 @@ def _note(progress: Progress, message: str) -> None:
 
 def _write_csv(out: Path | None, name: str, frame: pd.DataFrame, written: list[str]) -> None:
     if out is not None:
+        from MuscleQuantLib.fileio import write_atomic
+
         target = out / f"{name}.csv"
         write_atomic(target, lambda p: frame.to_csv(p, index=False))
         written.append(str(target))
 
 
-def _endpoints(cohort, names: tuple[str, ...]) -> list[Endpoint]:
+def _endpoints(cohort, names: tuple[str, ...]) -> list[Endpoint]:  # noqa: ANN001
+    from .analyses import find_endpoint
+
     return [find_endpoint(cohort, n) for n in names] if names else list(cohort.endpoints)
 
 
 # ----- subcommands ------------------------------------------------------------------------------
 def _validate(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    from MuscleQuantLib.fileio import write_atomic
+
+    from .tables import CohortTableError
+
     cohort = _load(args, _csv_list(args.numeric))
     report = cohort.report
     for line in report.lines():
@@ -161,6 +165,12 @@ def _validate(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
 
 
 def _km(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    import pandas as pd
+
+    from . import figures
+    from .groupings import make_groups
+    from .km import kaplan_meier
+
     cohort = _load(args)
     written: list[str] = []
     results = []
@@ -181,6 +191,11 @@ def _km(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
 
 
 def _cox(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    import pandas as pd
+
+    from . import figures
+    from .analyses import CoxSpec, cox_analysis, univariate_screen
+
     covariates = _csv_list(args.covariates)
     cohort = _load(args, tuple(c for c in covariates if c != args.sex_column))
     per_unit = {}
@@ -221,6 +236,9 @@ def _cox(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
 
 
 def _definitions(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    from . import figures
+    from .definitions_table import definitions_table
+
     cohort = _load(args)
     table = definitions_table(cohort, _csv_list(args.definitions) or None, _csv_list(args.endpoint) or None,
                               ["male" if a == args.sex_column else a for a in _csv_list(args.adjust)],
@@ -239,6 +257,10 @@ def _definitions(args: argparse.Namespace, progress: Progress) -> dict[str, Any]
 
 
 def _stats(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    import pandas as pd
+
+    from .analyses import agree, compare_groups, correlate
+
     cohort = _load(args)
     results = []
     for item in args.correlate or []:
@@ -263,6 +285,11 @@ def _stats(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
 
 
 def _report(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    from .config import RunConfig, default_config
+    from .report import build_report
+    from .tables import load_cohort
+
+    cohort = None
     if args.config:
         config = RunConfig.load(args.config)
     else:
@@ -281,7 +308,7 @@ def _report(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             config.deepsurv = {"features": str(args.features.resolve()), "split_column": args.split_column}
         if args.agreement:
             config.agreement = [dict(zip(("automated", "manual"), a.split(":", 1), strict=True)) for a in args.agreement]
-    result = build_report(config, args.out, progress)
+    result = build_report(config, args.out, progress, cohort)
     for failure in result["failed_analyses"]:
         print(f"musclequant cohort report: not done: {failure}", file=sys.stderr)
     _print(progress, f"report: {result['report']}\nconfiguration: {result['config']}")

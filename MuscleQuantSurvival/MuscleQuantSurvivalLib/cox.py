@@ -8,10 +8,12 @@ events per variable, the proportional-hazards test naming violators, and the C-i
 
 from __future__ import annotations
 
+import hashlib
 import re
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -19,10 +21,11 @@ import pandas as pd
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import proportional_hazard_test
-from lifelines.utils import concordance_index
 
 from MuscleQuantLib.errors import InputError
 
+from .concordance import bootstrap_concordances, weighted_concordance_counts
+from .fastcox import FastCoxPHFitter
 from .tables import Exclusions
 
 MIN_EPV = 10  # events per variable below which estimates are flagged as unstable (Peduzzi et al. 1996)
@@ -135,24 +138,34 @@ def _translate_warning(text: str, labels: dict[str, str]) -> str:
 
 def bootstrap_concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray, n_bootstrap: int,
                            seed: int, alpha: float) -> tuple[float, float]:
-    """Percentile CI of Harrell's C of the fitted risk score over bootstrap resamples of the patients."""
+    """Percentile CI of Harrell's C of the fitted risk score over bootstrap resamples of the patients.
+
+    The resamples are drawn exactly as before (one ``rng.integers`` call each); their C-indices come from
+    :func:`bootstrap_concordances`, which equals lifelines' ``concordance_index`` per resample bit for bit.
+    """
     if n_bootstrap <= 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
-    values = []
     n = time.size
-    for _ in range(n_bootstrap):
-        pick = rng.integers(0, n, n)
-        if event[pick].sum() == 0:
-            continue
-        try:
-            values.append(concordance_index(time[pick], -risk[pick], event[pick]))
-        except ZeroDivisionError:  # no admissible pairs in this resample
-            continue
+    picks = np.stack([rng.integers(0, n, n) for _ in range(n_bootstrap)])
+    values = bootstrap_concordances(time, event, -risk, picks)
+    values = values[~np.isnan(values)]  # resamples without events or admissible pairs are skipped
     if len(values) < 10:
         return (float("nan"), float("nan"))
     low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return (float(low), float(high))
+
+
+def fitted_concordance(fitter: CoxPHFitter) -> float:
+    """lifelines' ``fitter.concordance_index_`` (same counts, same float), without its pure-Python walk."""
+    if fitter.strata:
+        return float(fitter.concordance_index_)
+    frame = fitter._predicted_partial_hazards_
+    correct, tied, pairs = weighted_concordance_counts(frame["T"].to_numpy(), frame["E"].to_numpy(),
+                                                       -frame["P"].to_numpy(), np.ones(len(frame), dtype=np.int64))
+    if pairs[0] == 0:
+        raise ZeroDivisionError("No admissable pairs in the dataset.")
+    return float((correct[0] + tied[0] / 2) / pairs[0])
 
 
 def _ph_check(fitter: CoxPHFitter, frame: pd.DataFrame, labels: dict[str, str]) -> tuple[pd.DataFrame, list[str], str]:
@@ -174,11 +187,53 @@ def _ph_check(fitter: CoxPHFitter, frame: pd.DataFrame, labels: dict[str, str]) 
     return table, violators, note
 
 
+_FIT_CACHE: OrderedDict[str, CoxResult] = OrderedDict()
+_FIT_CACHE_SIZE = 16
+
+
+def _fit_key(frame: pd.DataFrame, arguments: tuple) -> str | None:
+    """A digest of everything a fit depends on: the values (and index) of the columns it reads, and the
+    arguments. A report fits the same model twice (age alone in two univariate screens); the second
+    call reuses the first result instead of refitting."""
+    try:
+        digest = hashlib.sha256(repr(arguments).encode())
+        digest.update(repr(list(frame.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        digest.update(repr(list(frame.dtypes.astype(str))).encode())
+    except TypeError:  # unhashable cells: no caching
+        return None
+    return digest.hexdigest()
+
+
 def fit_cox(frame: pd.DataFrame, time: str, event: str, covariates: Sequence[str] = (), *,
             formula: str | None = None, strata: Sequence[str] = (), labels: dict[str, str] | None = None,
             title: str = "Cox model", penalizer: float = 0.0, alpha: float = 0.05, n_bootstrap: int = 200,
             seed: int = 0) -> CoxResult:
-    """Fit a Cox model (Efron ties) on complete rows of ``frame``; ``formula`` replaces ``covariates``."""
+    """Fit a Cox model (Efron ties) on complete rows of ``frame``; ``formula`` replaces ``covariates``.
+
+    An identical call (same rows, values, columns and arguments) returns a copy of the earlier result."""
+    arguments = (time, event, tuple(covariates), formula, tuple(strata), sorted((labels or {}).items()), title,
+                 penalizer, alpha, n_bootstrap, seed)
+    key = _fit_key(frame, arguments)
+    if key is not None and key in _FIT_CACHE:
+        _FIT_CACHE.move_to_end(key)
+    else:
+        result = _fit_cox(frame, time, event, covariates, formula=formula, strata=strata, labels=labels, title=title,
+                          penalizer=penalizer, alpha=alpha, n_bootstrap=n_bootstrap, seed=seed)
+        if key is None:
+            return result
+        _FIT_CACHE[key] = result
+        while len(_FIT_CACHE) > _FIT_CACHE_SIZE:
+            _FIT_CACHE.popitem(last=False)
+    cached = _FIT_CACHE[key]
+    return replace(cached, table=cached.table.copy(), ph_test=cached.ph_test.copy(), messages=list(cached.messages),
+                   ph_violations=list(cached.ph_violations), strata=list(cached.strata))
+
+
+def _fit_cox(frame: pd.DataFrame, time: str, event: str, covariates: Sequence[str] = (), *,
+             formula: str | None = None, strata: Sequence[str] = (), labels: dict[str, str] | None = None,
+             title: str = "Cox model", penalizer: float = 0.0, alpha: float = 0.05, n_bootstrap: int = 200,
+             seed: int = 0) -> CoxResult:
     labels = dict(labels or {})
     strata = list(strata)
     missing = [c for c in [time, event, *covariates, *strata] if c not in frame.columns]
@@ -200,7 +255,7 @@ def fit_cox(frame: pd.DataFrame, time: str, event: str, covariates: Sequence[str
         raise ModelError(f"only {n_events} events in the {len(data)} rows used; a Cox model needs events")
     if not formula:
         check_design(design, data[event], labels)
-    fitter = CoxPHFitter(penalizer=penalizer, alpha=alpha)
+    fitter = FastCoxPHFitter(penalizer=penalizer, alpha=alpha)
     messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -245,6 +300,6 @@ def fit_cox(frame: pd.DataFrame, time: str, event: str, covariates: Sequence[str
     risk = fitter.predict_partial_hazard(data).to_numpy(dtype=float)
     c_ci = bootstrap_concordance(data[time].to_numpy(), data[event].to_numpy(), risk, n_bootstrap, seed, alpha)
     return CoxResult(title=title, time=time, event=event, table=table, n=len(data), events=n_events,
-                     n_parameters=n_parameters, epv=epv, concordance=float(fitter.concordance_index_),
+                     n_parameters=n_parameters, epv=epv, concordance=fitted_concordance(fitter),
                      concordance_ci=c_ci, ph_test=ph_table, ph_violations=violators, messages=messages,
                      strata=strata, formula=formula, fitter=fitter)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import cbook, rcParams
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
@@ -26,12 +27,19 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#1
 
 
 def save_figure(figure: Figure, stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Write ``stem``.png/.svg/.pdf atomically; returns the paths written."""
-    FigureCanvasAgg(figure)
+    """Write ``stem``.png/.svg/.pdf atomically; returns the paths written.
+
+    The tight bounding box is computed once, as ``bbox_inches="tight"`` computes it for the 300-dpi PNG,
+    and reused for every format: each ``"tight"`` save otherwise lays the whole figure out again.
+    """
+    canvas = FigureCanvasAgg(figure)
+    with cbook._setattr_cm(figure, dpi=DPI):
+        figure.draw_without_rendering()
+        bbox = figure.get_tightbbox(canvas.get_renderer()).padded(rcParams["savefig.pad_inches"])
     paths = []
     for fmt in formats:
         target = stem.with_suffix(f".{fmt}")
-        write_atomic(target, lambda p, fmt=fmt: figure.savefig(p, format=fmt, dpi=DPI, bbox_inches="tight"))
+        write_atomic(target, lambda p, fmt=fmt: figure.savefig(p, format=fmt, dpi=DPI, bbox_inches=bbox))
         paths.append(target)
     return paths
 

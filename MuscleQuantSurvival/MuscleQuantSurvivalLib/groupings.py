@@ -140,8 +140,6 @@ def definition_names() -> list[str]:
 
 
 def _definition_groups(cohort: Cohort, spec: GroupingSpec, exclude_invalid: bool) -> Groups:
-    from MuscleQuantLib.quantify.definitions import classify
-
     definition = lookup_definition(spec.definition or "")
     measure = definition.measure
     if measure not in cohort.data.columns:
@@ -150,21 +148,61 @@ def _definition_groups(cohort: Cohort, spec: GroupingSpec, exclude_invalid: bool
     sex_column = cohort.columns.sex
     data, exclusions = cohort.usable([measure, sex_column], exclude_invalid)
     labels = {}
-    for index, row in data.iterrows():
-        bmi = row.get("bmi")
-        result = classify(definition, float(row[measure]), row[sex_column], None if pd.isna(bmi) else float(bmi))
-        if result.status == "sarcopenic":
+    for index, status, reason in _classify_rows(definition, data, measure, sex_column):
+        if status == "sarcopenic":
             labels[index] = SARCOPENIC
-        elif result.status == "not_sarcopenic":
+        elif status == "not_sarcopenic":
             labels[index] = NOT_SARCOPENIC
         else:
-            exclusions.left_out.append((cohort.label(index), f"{spec.definition} not applicable ({result.reason})"))
+            exclusions.left_out.append((cohort.label(index), f"{spec.definition} not applicable ({reason})"))
     exclusions.n_used = len(labels)
     series = pd.Series(labels, dtype=object)
     citation = getattr(definition, "citation", "")
     notes = [f"{spec.definition}: {measure}" + (f"; {citation}" if citation else "")]
     return Groups(spec, series, [NOT_SARCOPENIC, SARCOPENIC], spec.reference or NOT_SARCOPENIC, exclusions,
                   notes=notes)
+
+
+def _classify_rows(definition: Any, data: pd.DataFrame, measure: str, sex_column: str):
+    """(index, status, reason) per row, as ``classify`` gives them, without a Python call per row.
+
+    Rows with a numeric measure and sex M/F are compared with the cutoff in one vectorised step (the
+    same comparison ``classify`` makes); anything else goes through ``classify`` itself.
+    """
+    from MuscleQuantLib.quantify.definitions import classify
+
+    sex = data[sex_column]
+    bmi = data["bmi"] if "bmi" in data.columns else pd.Series(np.nan, index=data.index)
+    fast = pd.Series(False, index=data.index)
+    status = pd.Series(None, index=data.index, dtype=object)
+    reason = pd.Series("", index=data.index, dtype=object)
+    if pd.api.types.is_float_dtype(data[measure]) or pd.api.types.is_integer_dtype(data[measure]):
+        values = data[measure].astype(float)
+        for code in ("M", "F"):
+            rows = (sex == code) & values.notna()
+            entry = definition.cutoffs[code]
+            if isinstance(entry, dict):
+                no_bmi = rows & bmi.isna()
+                status[no_bmi] = "not_applicable"
+                reason[no_bmi] = "BMI missing (needs height and weight): the cutoff depends on BMI"
+                fast |= no_bmi
+                rows &= bmi.notna()
+                cutoff = pd.Series(np.where(bmi < definition.bmi_threshold, float(entry["bmi_below"]),
+                                            float(entry["bmi_at_or_above"])), index=data.index)
+            else:
+                cutoff = pd.Series(float(entry), index=data.index)
+            low = values < cutoff if definition.comparison == "<" else values <= cutoff
+            status[rows & low] = "sarcopenic"
+            status[rows & ~low] = "not_sarcopenic"
+            fast |= rows
+    for index, is_fast, row_status, row_reason, bmi_value in zip(
+            data.index, fast.to_numpy(), status.to_numpy(), reason.to_numpy(), bmi.to_numpy(), strict=True):
+        if is_fast:
+            yield index, row_status, row_reason
+        else:
+            result = classify(definition, float(data.at[index, measure]), data.at[index, sex_column],
+                              None if pd.isna(bmi_value) else float(bmi_value))
+            yield index, result.status, result.reason
 
 
 def make_groups(cohort: Cohort, spec: GroupingSpec, endpoint: Endpoint | None = None,

@@ -71,13 +71,12 @@ def endpoint_rows(cohort: Cohort, endpoint: Endpoint, groups: Groups | None,
         return cohort.usable([endpoint.time, endpoint.event], exclude_invalid)
     exclusions = Exclusions(groups.exclusions.n_total, 0, list(groups.exclusions.left_out),
                             dict(groups.exclusions.details))
-    keep = []
-    for index in groups.labels.index:
-        missing = [c for c in (endpoint.time, endpoint.event) if pd.isna(cohort.data.at[index, c])]
-        if missing:
-            exclusions.left_out.append((cohort.label(index), f"missing {missing[0]}"))
-        else:
-            keep.append(index)
+    rows = cohort.data.loc[groups.labels.index, [endpoint.time, endpoint.event]]
+    time_missing, event_missing = rows[endpoint.time].isna().to_numpy(), rows[endpoint.event].isna().to_numpy()
+    keep = list(groups.labels.index[~(time_missing | event_missing)])
+    for index, no_time, no_event in zip(groups.labels.index, time_missing, event_missing, strict=True):
+        if no_time or no_event:
+            exclusions.left_out.append((cohort.label(index), f"missing {endpoint.time if no_time else endpoint.event}"))
     exclusions.n_used = len(keep)
     data = cohort.data.loc[keep].copy()
     data["group"] = groups.labels.loc[keep]

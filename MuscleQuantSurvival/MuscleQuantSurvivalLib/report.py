@@ -264,13 +264,18 @@ class ReportBuilder:
         return "\n".join(parts)
 
 
-def build_report(config: RunConfig, out: str | Path, progress: Progress = NULL_PROGRESS) -> dict[str, Any]:
-    """Run every configured analysis and write report.html, tables/, figures/ and run.json under ``out``."""
+def build_report(config: RunConfig, out: str | Path, progress: Progress = NULL_PROGRESS,
+                 cohort: Cohort | None = None) -> dict[str, Any]:
+    """Run every configured analysis and write report.html, tables/, figures/ and run.json under ``out``.
+
+    ``cohort``: the tables the configuration names, already loaded with its columns (the command line
+    loads them once to build the default configuration and passes them on instead of reading twice)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder", path=out)
     progress.update("report", 0.0, "loading and validating the cohort tables")
-    cohort = load_cohort(config.clinical, config.measurements, config.cohort_columns(), config.sheet)
+    if cohort is None:
+        cohort = load_cohort(config.clinical, config.measurements, config.cohort_columns(), config.sheet)
     cohort.require_valid(config.exclude_invalid)
     builder = ReportBuilder(config, out, progress)
     steps = [("data summary", builder.data_summary), ("Kaplan–Meier", builder.km_sections),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -76,9 +77,13 @@ class Cohort:
 
     def label(self, index: int) -> str:
         """Patient id and spreadsheet row: unique even when an id is duplicated."""
-        row = self.data.loc[index]
-        pid = row.get(self.columns.id)
-        return f"{pid} (row {int(row['_row'])})" if isinstance(pid, str) and pid else f"row {int(row['_row'])}"
+        return self._labels[index]
+
+    @cached_property
+    def _labels(self) -> dict[int, str]:
+        ids = self.data[self.columns.id] if self.columns.id in self.data.columns else pd.Series(None, index=self.data.index)
+        return {index: f"{pid} (row {int(row)})" if isinstance(pid, str) and pid else f"row {int(row)}"
+                for index, pid, row in zip(self.data.index, ids, self.data["_row"], strict=True)}
 
     def require_valid(self, exclude_invalid: bool) -> None:
         """Refuse a table with errors unless the user explicitly excludes the rows that have them."""
@@ -101,29 +106,33 @@ class Cohort:
         if missing_columns:
             raise CohortTableError(f"column(s) {', '.join(missing_columns)} not in the cohort tables "
                                    f"({suggest_column(missing_columns[0], [c for c in self.data.columns if not c.startswith('_')])})")
-        keep = []
-        exclusions = Exclusions(len(self.data), 0)
-        for index in self.data.index:
-            reason = self._exclusion_reason(index, needed)
-            if reason is None:
-                keep.append(index)
-            else:
-                exclusions.left_out.append((self.label(index), reason))
-                if index in self.invalid:
-                    exclusions.details[self.label(index)] = "; ".join(dict.fromkeys(self.invalid[index]))
-        exclusions.n_used = len(keep)
-        return self.data.loc[keep].copy(), exclusions
+        reasons = self.exclusion_reasons(needed)
+        exclusions = Exclusions(len(self.data), int(reasons.isna().sum()))
+        for index, reason in reasons.dropna().items():
+            exclusions.left_out.append((self.label(index), reason))
+            if index in self.invalid:
+                exclusions.details[self.label(index)] = "; ".join(dict.fromkeys(self.invalid[index]))
+        return self.data.loc[reasons.isna().to_numpy()].copy(), exclusions
 
-    def _exclusion_reason(self, index: int, needed: Sequence[str]) -> str | None:
-        if index in self.invalid:
-            return "invalid row (errors listed by validate)"
+    def exclusion_reasons(self, needed: Sequence[str]) -> pd.Series:
+        """Why each row cannot be used (None: usable): an invalid row, else the first missing column of
+        ``needed``, where a measurement missing because the patient has no measurement row says so."""
+        reasons = pd.Series(None, index=self.data.index, dtype=object)
+        remaining = np.ones(len(self.data), dtype=bool)
+        invalid = self.data.index.isin(list(self.invalid))
+        reasons[invalid] = "invalid row (errors listed by validate)"
+        remaining &= ~invalid
+        no_row = (~self.has_measurement.reindex(self.data.index, fill_value=True).astype(bool).to_numpy()
+                  if self.has_measurement is not None else np.zeros(len(self.data), dtype=bool))
         for column in needed:
-            if pd.isna(self.data.at[index, column]):
-                if (column in self.measurement_columns and self.has_measurement is not None
-                        and not self.has_measurement.loc[index]):
-                    return "no measurement row for the patient"
-                return f"missing {column}"
-        return None
+            hit = remaining & self.data[column].isna().to_numpy()
+            if column in self.measurement_columns:
+                reasons[hit & no_row] = "no measurement row for the patient"
+                reasons[hit & ~no_row] = f"missing {column}"
+            else:
+                reasons[hit] = f"missing {column}"
+            remaining &= ~hit
+        return reasons
 
 
 def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:

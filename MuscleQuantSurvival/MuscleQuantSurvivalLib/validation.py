@@ -134,20 +134,34 @@ class _Checker:
 
     def numeric(self, column: str, *, positive: bool = False, low: float | None = None,
                 high: float | None = None, what: str = "value") -> pd.Series:
-        """Parse a column as numbers; each non-number, missing or out-of-range cell is one issue."""
+        """Parse a column as numbers; each non-number, missing or out-of-range cell is one issue.
+
+        Parsing and range checks are vectorised; only the flagged cells are visited (in row order) to
+        write their messages, so a clean column of 10,000 rows costs no Python loop.
+        """
         text = self.raw[column]
-        values = pd.to_numeric(text.where(~text.str.lower().isin(MISSING_TOKENS)), errors="coerce")
-        for index, cell in text.items():
-            if cell.lower() in MISSING_TOKENS:
+        missing = text.str.lower().isin(MISSING_TOKENS)
+        values = pd.to_numeric(text.where(~missing), errors="coerce")  # int64 stays int64, as before
+        finite = pd.Series(np.isfinite(values.to_numpy(dtype=float)), index=values.index)
+        flagged = missing | ~finite
+        if positive:
+            flagged |= values <= 0
+        if low is not None:
+            flagged |= values < low
+        if high is not None:
+            flagged |= values > high
+        for index in text.index[flagged.to_numpy()]:
+            cell, value = text[index], values[index]
+            if missing[index]:
                 self.add(index, column, "missing value; the row is left out of analyses that need this column",
                          "warning")
-            elif pd.isna(values[index]) or not np.isfinite(values[index]):
+            elif not finite[index]:
                 self.add(index, column, f"not a number: {cell!r} (wrong type; expected a number: {what})")
-            elif positive and values[index] <= 0:
+            elif positive and value <= 0:
                 self.add(index, column, f"{what} must be > 0, got {cell}")
-            elif (low is not None and values[index] < low) or (high is not None and values[index] > high):
+            elif (low is not None and value < low) or (high is not None and value > high):
                 self.add(index, column, f"implausible {what} {cell} (expected {low} to {high})")
-        return values.where(np.isfinite(values))
+        return values.where(finite)
 
 
 def _check_columns(raw: pd.DataFrame, needed: Sequence[str], checker: _Checker) -> None:
@@ -170,16 +184,16 @@ def _check_ids(raw: pd.DataFrame, column: str, checker: _Checker) -> pd.Series:
 
 
 def _check_events(raw: pd.DataFrame, column: str, checker: _Checker) -> pd.Series:
-    values = pd.Series(np.nan, index=raw.index)
-    for index, cell in raw[column].items():
-        number = pd.to_numeric(cell, errors="coerce")
-        if cell.lower() in MISSING_TOKENS:
+    text = raw[column]
+    missing = text.str.lower().isin(MISSING_TOKENS)
+    numbers = pd.to_numeric(text.where(~missing), errors="coerce").astype(float)
+    valid = ~missing & numbers.isin([0.0, 1.0])
+    for index in text.index[(~valid).to_numpy()]:
+        if missing[index]:
             checker.add(index, column, "missing event indicator; the row is left out of this endpoint", "warning")
-        elif number in (0, 1):
-            values[index] = float(number)
         else:
-            checker.add(index, column, f"event must be 0 (censored) or 1 (event observed), got {cell!r}")
-    return values
+            checker.add(index, column, f"event must be 0 (censored) or 1 (event observed), got {text[index]!r}")
+    return numbers.where(valid)
 
 
 def _check_sex(raw: pd.DataFrame, column: str, checker: _Checker) -> pd.Series:

@@ -22,13 +22,11 @@ from ..groupings import SARCOPENIC, GroupingSpec, Groups, lookup_definition, mak
 from ..km import KMResult, kaplan_meier
 from ..tables import Cohort, Exclusions
 from .evaluation import DEFAULT_AUC_MONTHS, Outcome, paired_c_index_difference, score_set
+from .hcc import HCC_DEFINITIONS
 from .modelfile import SurvivalPipeline
 from .training import DeepSurvSettings, FeatureScaler, encode, fit_autoencoder, fit_deepsurv, predict_risk
 
 SETS = ("train", "internal", "external")
-# The five definitions the HCC paper compares (SPEC 5).
-HCC_DEFINITIONS = ("golse_psoas_area", "hamaguchi_psoas_index", "yoo_psoas_density", "carey_smi",
-                   "fujiwara_muscle_attenuation")
 HIGH, LOW = "high risk", "low risk"
 
 

@@ -15,8 +15,7 @@ from typing import Any
 from MuscleQuantLib.errors import InputError
 from MuscleQuantLib.progress import Progress
 
-from .analysis import HCC_DEFINITIONS, DeepSurvRequest, read_features, run_deepsurv
-from .training import DeepSurvSettings
+from .hcc import HCC_DEFINITIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace the results in an existing --out folder")
 
 
-def request_from_args(args: argparse.Namespace) -> DeepSurvRequest:
+def request_from_args(args: argparse.Namespace):  # noqa: ANN201 - DeepSurvRequest, imported with torch
+    from .analysis import DeepSurvRequest
+    from .training import DeepSurvSettings
+
     try:
         months = tuple(float(m) for m in args.auc_months.split(",") if m.strip())
     except ValueError:
@@ -48,6 +50,7 @@ def request_from_args(args: argparse.Namespace) -> DeepSurvRequest:
 
 
 def run(args: argparse.Namespace, progress: Progress, cohort) -> dict[str, Any]:
+    from .analysis import read_features, run_deepsurv
     from .outputs import write_run
 
     if args.out is None:

@@ -1,0 +1,108 @@
+"""Harrell's C for many bootstrap resamples at once, with exactly lifelines' counting rules.
+
+lifelines' ``concordance_index`` walks the patients in pure Python (a B-tree per call): 200 bootstrap
+resamples of 10,000 patients took 40 s. A resample is the original patients with integer weights (how
+often each was drawn); a pair of copies of one patient is never admissible (equal times, both events or
+both censored), so every count of the resample is a weighted count over pairs of *original* patients.
+
+The rules, from ``lifelines.utils.concordance._concordance_summary_statistics``: a pair (d, x) is
+admissible when d had the event and t_d < t_x, or t_d == t_x and x is censored; it is correct when
+score_x > score_d and tied when the scores are equal; C = (correct + tied / 2) / admissible. The counts
+are integers (int64, as lifelines), so every C-index is bit-identical to lifelines' on the resample.
+
+Counting "deaths before x with a lower score" for every x is a two-dimensional dominance count; it is
+done for all resamples together with one cumulative sum per bit of the score rank (a wavelet-style
+decomposition): score rank r_d < r_x exactly when, at the highest bit where they differ, d has 0 and x 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _group_prefix_sums(group_d: np.ndarray, weights_d: np.ndarray, group_x: np.ndarray, k_x: np.ndarray,
+                       weights_x: np.ndarray) -> np.ndarray:
+    """sum_x w_x * sum_{d in group(x), time position of d < k_x} w_d, per resample (column).
+
+    ``group_d``/``weights_d`` belong to the deaths in time order (position = row), ``group_x``/``k_x``/
+    ``weights_x`` to the queries.
+    """
+    nd = group_d.size
+    if nd == 0 or group_x.size == 0:
+        return np.zeros(weights_x.shape[1], dtype=np.int64)
+    positions = np.arange(nd, dtype=np.int64)
+    order = np.lexsort((positions, group_d))  # by group, then time position
+    key = group_d[order].astype(np.int64) * (nd + 1) + positions[order]
+    cumulative = np.zeros((nd + 1, weights_d.shape[1]), dtype=np.int64)
+    np.cumsum(weights_d[order], axis=0, out=cumulative[1:])
+    base = group_x.astype(np.int64) * (nd + 1)
+    low = np.searchsorted(key, base, side="left")
+    high = np.searchsorted(key, base + k_x, side="left")
+    return np.einsum("ij,ij->j", weights_x, cumulative[high] - cumulative[low])
+
+
+def weighted_concordance_counts(time: np.ndarray, event: np.ndarray, score: np.ndarray,
+                                weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(correct, tied, admissible) pair counts, int64, one per column of ``weights`` (n × B integers).
+
+    ``score`` is the predicted score as lifelines takes it (higher = longer survival, e.g. −risk).
+    """
+    time = np.asarray(time, dtype=float)
+    died = np.asarray(event, dtype=float).astype(bool)
+    score = np.asarray(score, dtype=float)
+    weights = np.asarray(weights, dtype=np.int64)
+    if weights.ndim == 1:
+        weights = weights[:, None]
+    deaths = np.flatnonzero(died)
+    deaths = deaths[np.argsort(time[deaths], kind="stable")]
+    death_time = time[deaths]
+    # Deaths comparable with x: t_d < t_x for an event x, t_d <= t_x for a censored x.
+    k = np.where(died, np.searchsorted(death_time, time, side="left"),
+                 np.searchsorted(death_time, time, side="right")).astype(np.int64)
+    _, rank = np.unique(score, return_inverse=True)
+    rank = rank.astype(np.int64).ravel()
+    rank_d, weights_d = rank[deaths], weights[deaths]
+    cumulative = np.zeros((deaths.size + 1, weights.shape[1]), dtype=np.int64)
+    np.cumsum(weights_d, axis=0, out=cumulative[1:])
+    admissible = np.einsum("ij,ij->j", weights, cumulative[k])
+    tied = _group_prefix_sums(rank_d, weights_d, rank, k, weights)
+    correct = np.zeros(weights.shape[1], dtype=np.int64)
+    for level in range(max(1, int(rank.max(initial=0)).bit_length())):
+        low_d = ((rank_d >> level) & 1) == 0  # deaths with bit 0 count for queries with bit 1 here
+        high_x = ((rank >> level) & 1) == 1
+        if low_d.any() and high_x.any():
+            correct += _group_prefix_sums(rank_d[low_d] >> (level + 1), weights_d[low_d],
+                                          rank[high_x] >> (level + 1), _positions_before(low_d, k[high_x]),
+                                          weights[high_x])
+    return correct, tied, admissible
+
+
+def _positions_before(selected: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """How many of the selected deaths lie before time position k (positions among the selection)."""
+    before = np.concatenate(([0], np.cumsum(selected, dtype=np.int64)))
+    return before[k]
+
+
+def concordance(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> float:
+    """lifelines' ``concordance_index(time, score, event)``, bit for bit (ZeroDivisionError without pairs)."""
+    correct, tied, pairs = weighted_concordance_counts(time, event, score, np.ones(np.size(time), dtype=np.int64))
+    if pairs[0] == 0:
+        raise ZeroDivisionError("No admissable pairs in the dataset.")
+    return float((correct[0] + tied[0] / 2) / pairs[0])
+
+
+def bootstrap_concordances(time: np.ndarray, event: np.ndarray, score: np.ndarray, picks: np.ndarray,
+                           chunk: int = 64) -> np.ndarray:
+    """C-index of each bootstrap resample (rows of ``picks``: drawn patient indices); NaN where a
+    resample has no admissible pair (lifelines raises ZeroDivisionError there)."""
+    n = np.size(time)
+    values = np.full(len(picks), np.nan)
+    for start in range(0, len(picks), chunk):
+        block = picks[start:start + chunk]
+        weights = np.zeros((n, len(block)), dtype=np.int64)
+        for column, pick in enumerate(block):
+            weights[:, column] = np.bincount(pick, minlength=n)
+        correct, tied, pairs = weighted_concordance_counts(time, event, score, weights)
+        ok = pairs > 0
+        values[start:start + len(block)][ok] = (correct[ok] + tied[ok] / 2) / pairs[ok]
+    return values
