@@ -21,7 +21,7 @@ import batch_helpers as H  # noqa: E402
 
 from MuscleQuantLib.batch import worker  # noqa: E402
 from MuscleQuantLib.batch.phantom_studies import StudySpec, write_study  # noqa: E402
-from MuscleQuantLib.batch.review import merge_approved  # noqa: E402
+from MuscleQuantLib.batch.review import merge_approved, review_queue  # noqa: E402
 from MuscleQuantLib.batch.run import run_batch  # noqa: E402
 from MuscleQuantLib.batch.settings import BatchSettings  # noqa: E402
 from MuscleQuantLib.errors import InputError  # noqa: E402
@@ -229,6 +229,10 @@ def test_approved_correction_replaces_the_row_with_provenance_and_survives_rerun
     corrected.CopyInformation(automatic)
     path = tmp_path / "approved.nii.gz"
     sitk.WriteImage(corrected, str(path))
+    queue = review_queue(copy)
+    assert [q["patient_id"] for q in queue if q["flagged"]] + [q["patient_id"] for q in queue if not q["flagged"]] \
+        == [q["patient_id"] for q in queue] and len(queue) == 4  # flagged first; only measured cases
+    assert Path(next(q for q in queue if q["patient_id"] == "GOOD")["labels"]) == folder / "labels.nii.gz"
     first = merge_approved(copy, row["case_id"], path, "Dr Review")
     second = merge_approved(copy, row["case_id"], path, "Dr Second")
     assert (first["version"], second["version"]) == (1, 2) and (folder / "review" / "v1" / "approval.json").exists()
@@ -236,6 +240,7 @@ def test_approved_correction_replaces_the_row_with_provenance_and_survives_rerun
     approved = _table(copy).set_index("patient_id").loc["GOOD"]
     assert approved["review_status"] == "approved" and approved["approved_by"] == "Dr Second"
     assert approved["csa_total_cm2"] < row["csa_total_cm2"] and approved["review_version"] == 2
+    assert next(q for q in review_queue(copy) if q["patient_id"] == "GOOD")["review_status"] == "approved"
     assert _table(copy).set_index("patient_id").loc["OBL", "review_status"] == "automatic"
     # A new model re-runs every case; the approval stays and still wins in the table.
     other = H.tiny_l3_model(tmp_path / "model2", seed=1)

@@ -97,6 +97,24 @@ def merge_approved(out: Path, case_id: str, labels_path: Path, approver: str, no
     return approval
 
 
+def review_queue(out: Path) -> list[dict[str, Any]]:
+    """The measured cases of a batch folder in review order: flagged (needs_review) first, then the others,
+    each with what a viewer needs to open it (source files, label map, flags, current review state)."""
+    store = CaseStore(out)
+    queue = []
+    for case_id in store.case_ids():
+        state = store.read(case_id)
+        if state is None or state.get("status") != "done":
+            continue
+        row = reviewed_row(store.folder(case_id), state["row"])
+        queue.append({"case_id": case_id, "patient_id": row.get("patient_id"),
+                      "flagged": row.get("plausibility_status") == "needs_review",
+                      "flags": row.get("plausibility_flags") or "", "review_status": row["review_status"],
+                      "slice_index": row.get("slice_index"), "source": state["source_series"],
+                      "labels": str(store.folder(case_id) / state["outputs"]["labels"])})
+    return sorted(queue, key=lambda item: (not item["flagged"], item["case_id"]))
+
+
 def _series_info(source: dict[str, Any]):
     from .discover import SeriesInfo
 
