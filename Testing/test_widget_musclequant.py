@@ -369,3 +369,64 @@ def test_no_signal_fills_a_defaulted_slot_parameter(harness):
                             f"{name}: {item.name}.{signal.signature} fills defaulted parameters of {slot}"
                         checked += 1
         assert checked >= 8, f"{name}: only {checked} connections found"
+
+
+@pytest.mark.parametrize("slicer_has_pip_ensure", [False, True], ids=["slicer-5.10", "slicer-5.12"])
+def test_first_use_installs_through_pytorchutils_and_pip(harness, engine_inputs, monkeypatch, slicer_has_pip_ensure):
+    """MuscleQuantLogic.ensureDependencies runs inside the widget with Slicer's installers replaced by
+    recorders: one confirmation, torch only through PyTorchUtils, the rest by pip under constraints."""
+    import dataclasses
+    import types
+    from importlib import metadata
+
+    from slicer_harness import FakePyTorchUtilsLogic
+
+    from MuscleQuantLib.slicer_bridge import install
+
+    ensured = []
+    if slicer_has_pip_ensure:
+        packaging = types.SimpleNamespace(pip_ensure=lambda requirements, **kw: ensured.append((requirements, kw)))
+        monkeypatch.setattr(harness.slicer, "packaging", packaging, raising=False)
+
+    def version_of(name: str) -> str:
+        pip_done = harness.pip_calls or ensured
+        if name == "torch" and not FakePyTorchUtilsLogic.calls or name == "lifelines" and not pip_done:
+            raise metadata.PackageNotFoundError(name)
+        return "2.9.0" if name == "torch" else metadata.version(name)
+
+    real = install.slicer_installer
+    monkeypatch.setattr(install, "slicer_installer",
+                        lambda *a, **k: dataclasses.replace(real(*a, **k), version_of=version_of))
+    widget, volume = open_with_volume(harness, engine_inputs)
+    widget.ui.runButton.click()
+    harness.pump(timeout=30)
+    confirmations = harness.dialogs_of("confirmOkCancelDisplay")
+    assert len(confirmations) == 1 and "lifelines" in confirmations[0] and "PyTorch" in confirmations[0]
+    assert [c["torchVersionRequirement"] for c in FakePyTorchUtilsLogic.calls] == [install.TORCH_REQUIREMENT]
+    calls = [r for r, _ in ensured] if slicer_has_pip_ensure else harness.pip_calls
+    assert len(calls) == 1 and any(r.startswith("lifelines") for r in calls[0])
+    assert not any(r.lower().startswith(("torch", "numpy", "simpleitk")) for r in calls[0])
+    # installed: the Run goes on to the model check, which explains that no model is installed
+    assert any("no model is chosen" in text for text in harness.dialogs_of("errorDisplay"))
+
+
+def test_plausibility_flags_of_the_result_are_shown_highlighted(harness):
+    """Flags in the engine summary (``plausibility.flags``) appear in the highlighted label of the result
+    they belong to, and disappear for a result without flags."""
+    from MuscleQuantLib.slicer_bridge import mrml
+
+    slicer = harness.slicer
+    volume = slicer.util.addVolumeFromArray(np.zeros((4, 8, 8), np.int16), name="ct")
+    widget = harness.open_module("MuscleQuant")
+    harness.pump(timeout=120)
+    flagged, clean = (slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", n) for n in ("flagged", "clean"))
+    for node, flags in ((flagged, [{"check": "symmetry", "label": "psoas", "value": 0.31, "expected": ">= 0.6",
+                                    "reason": "left and right differ", "severity": "warning"}]), (clean, [])):
+        mrml.set_source_volume(node, volume)
+        node.SetAttribute(mrml.SUMMARY_ATTRIBUTE, json.dumps({"preset": "l3", "plausibility": {
+            "status": "needs_review" if flags else "ok", "flags": flags}}))
+    widget.ui.outputSegmentationSelector.setCurrentNode(flagged)
+    label = widget.ui.flagsLabel
+    assert label.visible and "symmetry psoas = 0.31" in label.text and "background-color" in label.styleSheet
+    widget.ui.outputSegmentationSelector.setCurrentNode(clean)
+    assert not label.visible

@@ -124,6 +124,36 @@ class FakePyTorchUtilsLogic:
         return types.SimpleNamespace(__version__="harness")
 
 
+_ENGINE_DISTRIBUTIONS: dict[str, dict[str, str]] = {}
+
+
+def engine_version_of() -> Callable[[str], str]:
+    """``importlib.metadata.version`` of this process, falling back to the engine interpreter's."""
+    import json
+    import os
+    import subprocess
+    from importlib import metadata
+
+    python = os.environ.get("MUSCLEQUANT_ENGINE_PYTHON", sys.executable)
+    if python not in _ENGINE_DISTRIBUTIONS:
+        code = ("import importlib.metadata as m, json; "
+                "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): d.version for d in m.distributions()}))")
+        done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+        _ENGINE_DISTRIBUTIONS[python] = json.loads(done.stdout)
+    known = _ENGINE_DISTRIBUTIONS[python]
+
+    def version_of(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            key = name.lower().replace("_", "-")
+            if key in known:
+                return known[key]
+            raise
+
+    return version_of
+
+
 class Harness:
     """One test's Slicer: a fresh scene, the stand-in modules, dialog and pip recorders."""
 
@@ -157,6 +187,25 @@ class Harness:
         monkeypatch.setattr(slicer, "ScriptedLoadableModule", scripted, raising=False)
         self._patch_util(slicer)
         self._add_views(slicer)
+        self._installed_like_the_engine()
+
+    def _installed_like_the_engine(self) -> None:
+        """In Slicer the GUI and the engine share one Python (PythonSlicer is Slicer's own), so
+        ``ensureDependencies`` sees what the engine will import. Here the engine may be another interpreter
+        (MUSCLEQUANT_ENGINE_PYTHON, e.g. on Slicer's 3.12 package set without torch): distributions missing
+        in this process are looked up in the engine's Python, so the install plan describes that Python."""
+        try:
+            from MuscleQuantLib.slicer_bridge import install
+        except ImportError:
+            return
+        if not hasattr(install, "slicer_installer"):
+            return
+        import dataclasses
+
+        real = install.slicer_installer
+        version_of = engine_version_of()
+        self.monkeypatch.setattr(install, "slicer_installer",
+                                 lambda *a, **k: dataclasses.replace(real(*a, **k), version_of=version_of))
 
     # --- slicer.util dialogs and pip -----------------------------------------------------------
     def _patch_util(self, slicer: Any) -> None:
