@@ -104,15 +104,19 @@ def test_every_study_is_a_row_with_its_status_and_reason(batch):
     assert summary["model_loads"] == 1  # one worker (this process), one load for nine cases
 
 
-def test_missing_patient_data_make_indices_not_applicable(cohort, model, tmp_path):
+def test_missing_patient_data_make_indices_not_applicable_and_radiomics_run_per_case(model, tmp_path):
     root = tmp_path / "in"
     write_study(StudySpec("NOHEIGHT", height_m=None), root)
     out = tmp_path / "out"
-    run_batch(root, settings_for(out, model, dicom_seg=False, dicom_sr=False))
+    pytest.importorskip("radiomics", reason="PyRadiomics (optional) is not installed")
+    run_batch(root, settings_for(out, model, dicom_seg=False, dicom_sr=False, radiomics="original"))
     row = _table(out).iloc[0]
     assert row["status"] == "done" and np.isnan(row["smi_cm2_m2"]) and row["csa_total_cm2"] > 0
     case = json.loads((out / "cases" / row["case_id"] / "case.json").read_text(encoding="utf-8"))
     assert "height" in case["reasons_not_available"]["smi_cm2_m2"]
+    features = pd.read_csv(out / "radiomics.csv", dtype={"patient_id": str})  # optional radiomics, item 3
+    assert list(features["patient_id"]) == ["NOHEIGHT"] and "muscle_original_firstorder_Mean" in features
+    assert case["outputs"]["radiomics"] == "radiomics.csv"
 
 
 def test_series_table_lists_every_series_with_chosen_or_reason(batch, cohort):

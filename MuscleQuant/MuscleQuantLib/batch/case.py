@@ -176,6 +176,15 @@ def _segment_and_quantify(task: CaseTask, temp: Path, models: Any, info: Any, vo
         write_qa_png(result, temp / outputs["qa"])
     write_thumbnail(image, labels, result.row.get("slice_index"), temp / outputs["thumbnail"])
     notes = []
+    if settings.radiomics:
+        from .radiomics import CASE_FILE, case_radiomics
+
+        why = case_radiomics(image, labels, settings.radiomics, card["preset"], case.patient_id, slice_index,
+                             options.label_names, temp / CASE_FILE)
+        if why:
+            notes.append(why)
+        else:
+            outputs["radiomics"] = CASE_FILE
     if settings.dicom_seg or settings.dicom_sr:
         if info.kind != "dicom":
             notes.append("DICOM SEG/SR need a DICOM source series; this case is an image file")

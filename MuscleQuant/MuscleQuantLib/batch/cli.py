@@ -32,6 +32,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster-jobs", type=int, default=1, help="batch jobs to start with --cluster (default 1)")
     parser.add_argument("--dicom-seg", action="store_true", help="also write a DICOM SEG of each result")
     parser.add_argument("--dicom-sr", action="store_true", help="also write a DICOM SR (TID 1500) measurement report")
+    parser.add_argument("--radiomics", metavar="PROFILE", help="also extract radiomic features per case (fast, "
+                        "paper, original or a settings JSON; needs PyRadiomics) into OUT/radiomics.csv")
     parser.add_argument("--no-qa", action="store_true", help="skip the full QA figure per case (the gallery "
                         "thumbnail is still made)")
     parser.add_argument("--hu-range", help="muscle HU range name (default: the preset's)")
@@ -68,7 +70,8 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
                                   prefer_thickness_mm=args.prefer_thickness, prefer_kernels=tuple(args.prefer_kernel))
     settings = BatchSettings(preset=args.preset, out=args.out, model=args.model, level_model=args.level_model,
                              hu_range=args.hu_range, selection=selection, dicom_seg=args.dicom_seg,
-                             dicom_sr=args.dicom_sr, qa_png=not args.no_qa, device=args.device)
+                             dicom_sr=args.dicom_sr, qa_png=not args.no_qa, radiomics=args.radiomics,
+                             device=args.device)
     return run_batch(args.input, settings, workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
                      cluster_options=cluster_options(args.cluster_option), cluster_jobs=args.cluster_jobs,
                      progress=progress)

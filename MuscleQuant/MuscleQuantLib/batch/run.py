@@ -81,6 +81,10 @@ def run_batch(source: Path, settings: BatchSettings, *, workers: int = 1, schedu
     rows = case_rows(store, case_ids)
     write_measurements(out, rows)
     write_series(out, store, case_ids, static, problems)
+    if settings.radiomics:
+        from .radiomics import write_cohort_radiomics
+
+        write_cohort_radiomics(out, store, case_ids)
     summary = _summary(rows, store, case_ids, len(tasks), skipped, time.monotonic() - started, workers, scheduler)
     from .gallery import build_gallery
 

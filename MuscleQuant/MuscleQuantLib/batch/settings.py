@@ -33,6 +33,7 @@ class BatchSettings:
     selection: SelectionSettings = field(default_factory=SelectionSettings)
     dicom_seg: bool = False
     dicom_sr: bool = False
+    radiomics: str | None = None  # a features profile (fast, paper, original) or settings JSON: per-case features
     qa_png: bool = True  # the full QA figure (matplotlib, ~0.5 s a case); the gallery thumbnail is always made
     device: str = "cpu"
     torch_threads: int = 1
@@ -40,7 +41,8 @@ class BatchSettings:
     def fingerprint(self) -> str:
         """SHA-256 of everything that changes a case's result except the input and the models."""
         keep = {"preset": self.preset, "hu_range": self.hu_range, "selection": asdict(self.selection),
-                "dicom_seg": self.dicom_seg, "dicom_sr": self.dicom_sr, "qa_png": self.qa_png}
+                "dicom_seg": self.dicom_seg, "dicom_sr": self.dicom_sr, "qa_png": self.qa_png,
+                "radiomics": self.radiomics}
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
