@@ -130,3 +130,32 @@ def test_2d_sides_match_the_old_algorithm(name):
     for midline in (34.5, 35.0, 0.0, 69.0):
         assert np.array_equal(split_sides(labels, preset, midline), _old_split_sides(labels, preset, midline))
     assert midline_x(np.zeros((5, 6), bool)) == _old_midline_x(np.zeros((5, 6), bool))
+
+
+def _old_body_mask_ct(array_hu: np.ndarray, threshold: float = -500.0) -> np.ndarray:
+    mask = array_hu > threshold
+    labels, count = ndimage.label(mask)
+    if count > 1:
+        sizes = ndimage.sum(mask, labels, index=range(1, count + 1))
+        mask = labels == (int(np.argmax(sizes)) + 1)
+    if mask.ndim == 3:
+        return np.stack([ndimage.binary_fill_holes(s) for s in mask])
+    return ndimage.binary_fill_holes(mask)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_body_mask_matches_the_old_one(seed):
+    from MuscleQuantLib.pipeline.intensity import body_mask_ct
+
+    rng = np.random.default_rng(seed)
+    shape = (12, 40, 44) if seed % 2 else (60, 70)
+    hu = ndimage.gaussian_filter(rng.normal(size=shape), 1.5) * 3000 - 450  # several bodies, holes, ties
+    if seed == 2:
+        hu[:] = -1000
+        hu[..., 5:10, 5:10] = 0
+        hu[..., 20:25, 20:25] = 0  # two equal pieces: the first wins, as before
+    expected = _old_body_mask_ct(hu)
+    got = body_mask_ct(hu)
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    _, hu_thigh = _phantom_thigh()
+    assert np.array_equal(body_mask_ct(hu_thigh), _old_body_mask_ct(hu_thigh))

@@ -440,11 +440,12 @@ def write_image_to(image: sitk.Image, path: str | Path, compress: bool = True) -
 
 def labelmap_image(labels: np.ndarray | sitk.Image, reference: sitk.Image) -> sitk.Image:
     """A label map on exactly the grid of ``reference``, in the smallest unsigned integer type."""
-    array = sitk.GetArrayFromImage(labels) if isinstance(labels, sitk.Image) else np.asarray(labels)
-    if array.size and (array.min() < 0 or not np.all(np.equal(np.mod(array, 1), 0))):
+    array = sitk.GetArrayViewFromImage(labels) if isinstance(labels, sitk.Image) else np.asarray(labels)
+    integral = array.dtype.kind in "ub" or (array.dtype.kind == "i" and (not array.size or array.min() >= 0))
+    if array.size and not integral and (array.min() < 0 or not np.all(np.equal(np.mod(array, 1), 0))):
         raise ValueError("label maps hold non-negative integers")
     max_label = int(array.max()) if array.size else 0
-    return image_from_array(array.astype(labelmap_pixel_type(max_label)), reference)
+    return image_from_array(array.astype(labelmap_pixel_type(max_label), copy=False), reference)  # it copies
 
 
 def write_labelmap(labels: np.ndarray | sitk.Image, reference: sitk.Image, path: str | Path) -> Path:

@@ -3,19 +3,20 @@
     .venv/bin/python Testing/benchmarks/bench_speed.py [--quick] [--cache /tmp/mq-bench-speed]
 
 For each preset's held-out phantom, plus clinical-resolution volumes (the thigh resampled to
-0.98×0.98×1.5 mm, about 58 Mvoxel; L3 to 0.75×0.75×1.5 mm, about 45 Mvoxel), it prints:
+0.98×0.98×1.5 mm, about 58 Mvoxel; L3 to 0.75×0.75×1.5 mm, about 40 Mvoxel), it prints:
 - cold: wall seconds and peak RSS of a fresh ``musclequant segment`` process (interpreter start included);
-- warm (a batch: one process, the call repeated): segment, find-level and quantify seconds and their sum,
-  the whole case; peak RSS of that process;
+- warm (a batch: one process, each command repeated, the best repeat after the first): segment (2D presets
+  run their level finder inside it), find-level alone, quantify, and the whole case = segment + quantify;
+  peak RSS of that process;
 for the code at ``--base-ref`` (a git worktree, default 4c31cdd, the issue's start) and the working tree,
-then the ratio base/now. Both versions run the same models and images in one run, so the ratio holds on a
-busy machine even where the absolute seconds do not.
+then the ratio base/now, and whether both wrote the same label map (argmax equality). Both versions run
+the same models and images in one run, so the ratio holds on a busy machine where absolute seconds do not.
 
 Models are the presets' ``cpu`` profiles trained here with fixed seeds and epoch counts (no time budget),
-cached in ``--cache``; their accuracy is irrelevant, their networks are the ones users run. Level models are
-trained the same way: an under-trained finder may answer "not found", which costs the same network pass, so
-``segment`` is given the phantom's true slice and ``find-level`` is timed on its own. The cohort timings
-(1,000 and 10,000 patients) are ``bench_cohort_speed.py``'s; ``--cohort`` runs it after the engine table.
+cached in ``--cache`` with the ONNX exports (made before timing); their accuracy is irrelevant, their
+networks are the ones users run. A 2D case whose briefly trained finder misses the phantom's level by more
+than two slices is segmented at the true slice instead (the header says which). The cohort timings (1,000
+and 10,000 patients) are ``bench_cohort_speed.py``'s; ``--cohort`` runs it after the engine table.
 """
 
 from __future__ import annotations
@@ -38,14 +39,22 @@ CLINICAL = {"thigh_clinical": ("thigh", (0.98, 0.98, 1.5)), "l3_clinical": ("l3"
 TRAIN_SEED, TEST_SEED = 100, 200
 
 
+EXTRA_PATH: list[str] = []  # --extra-path: packages for the working tree only (e.g. onnxruntime before install)
+
+
 def _env(tree: Path | None) -> dict[str, str]:
-    """Environment that runs the engine from ``tree`` (None: the working tree, as installed)."""
+    """Environment that runs the engine from ``tree`` (None: the working tree)."""
     env = dict(os.environ)
-    if tree is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(tree / "MuscleQuant"), str(tree / "MuscleQuantSurvival")])
-    else:
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO / "MuscleQuant"), str(REPO / "MuscleQuantSurvival")])
+    root = tree if tree is not None else REPO
+    paths = [str(root / "MuscleQuant"), str(root / "MuscleQuantSurvival")] + (EXTRA_PATH if tree is None else [])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["MUSCLEQUANT_HOME"] = str(CACHE_HOME[0]) if CACHE_HOME else env.get("MUSCLEQUANT_HOME", "")
+    if not env["MUSCLEQUANT_HOME"]:
+        del env["MUSCLEQUANT_HOME"]
     return env
+
+
+CACHE_HOME: list[Path] = []
 
 
 def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
@@ -93,6 +102,10 @@ def prepare(cache: Path, presets: list[str], epochs: int) -> dict[str, dict[str,
         cases[preset] = {"preset": preset, "image": str(image), "slice": _true_slice(meta),
                          "model": str(cache / "models" / preset / "model"),
                          "level_model": str(cache / "models" / FINDERS[preset] / "model") if preset in FINDERS else None}
+    models = sorted({c["model"] for c in cases.values()} | {c["level_model"] for c in cases.values() if c["level_model"]})
+    prime = ("import sys\ntry:\n    from MuscleQuantLib.inference.runtime import load_inference_model\nexcept ImportError:\n"
+             "    sys.exit(0)\nfor m in sys.argv[1:]:\n    load_inference_model(m, 'cpu')")
+    _check(_timed([sys.executable, "-c", prime, *models], env), "exporting the models for ONNX Runtime (not timed)")
     for name, (preset, spacing) in CLINICAL.items():
         if preset not in cases:
             continue
@@ -104,7 +117,18 @@ def prepare(cache: Path, presets: list[str], epochs: int) -> dict[str, dict[str,
         factor = _slice_factor(Path(source["image"]), target)
         cases[name] = {**source, "image": str(target),
                        "slice": None if source["slice"] is None else int(round(source["slice"] * factor))}
+    for case in cases.values():
+        case["finder_ok"] = bool(case["level_model"]) and _finder_finds(case, env)
     return cases
+
+
+def _finder_finds(case: dict, env: dict[str, str]) -> bool:
+    """Whether the benchmark's (briefly trained) finder finds the level within two slices of the truth."""
+    proc = subprocess.run(_cli("--progress", "json", "find-level", case["image"], "--preset", case["preset"],
+                               "--level-model", case["level_model"]), env=env, capture_output=True, text=True)
+    done = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{") and '"done"' in ln]
+    result = done[-1]["result"] if done else {}
+    return bool(result.get("found")) and abs(result["slice_index"] - case["slice"]) <= 2
 
 
 def _true_slice(meta: dict) -> int | None:
@@ -148,14 +172,17 @@ def _check(result: tuple[float, float, int, str], what: str) -> None:
 
 # ----------------------------------------------------------------------------------------------- measurement
 def segment_args(case: dict, out: Path) -> list[str]:
+    """2D presets find their level with the finder when it finds the phantom's level, else get the true slice."""
     args = ["segment", case["image"], "--model", case["model"], "--out", str(out), "--overwrite"]
-    if case["slice"] is not None:
+    if case.get("finder_ok"):
+        args += ["--level-model", case["level_model"]]
+    elif case["slice"] is not None:
         args += ["--slice", str(case["slice"])]
     return args
 
 
 def quantify_args(case: dict, labels: Path, out: Path) -> list[str]:
-    args = ["quantify", case["image"], str(labels), "--out", str(out), "--preset", case["preset"], "--overwrite"]
+    args = ["quantify", case["image"], str(labels), "--out", str(out), "--preset", case["preset"]]
     if case["slice"] is not None:
         args += ["--slice", str(case["slice"])]
     return args
@@ -172,11 +199,17 @@ def worker(spec_json: str) -> None:
         steps["find-level"] = ["find-level", case["image"], "--preset", case["preset"], "--level-model",
                                case["level_model"]]
     stem = Path(case["image"]).name.replace(".nii.gz", "")
-    steps["quantify"] = quantify_args(case, out / f"{stem}_labels.nii.gz", out / "quantify")
+    steps["quantify"] = []
     times: dict[str, list[float]] = {name: [] for name in steps}
     codes: dict[str, int] = {}
-    for _ in range(repeat):
+    for round_ in range(repeat):
+        steps["quantify"] = quantify_args(case, out / f"{stem}_labels.nii.gz", out / f"quantify{round_}") + [
+            "--label-names", str(out / "label_names.json")]
         for name, argv in steps.items():
+            if name == "quantify" and (out / f"{stem}_segmentation.json").exists():
+                # segment writes sided labels (psoas_major_left …): name them for quantify, as a user would
+                labels = json.loads((out / f"{stem}_segmentation.json").read_text())["labels"]
+                (out / "label_names.json").write_text(json.dumps({str(e["value"]): e["name"] for e in labels}))
             started = time.perf_counter()
             codes[name] = main(["--progress", "none", *argv])
             times[name].append(time.perf_counter() - started)
@@ -199,10 +232,27 @@ def measure(label: str, tree: Path | None, case: dict, repeat: int, work: Path) 
         if line is None:
             sys.exit(f"[{label}] worker failed: {proc.stderr[-800:]}")
     result = json.loads(line[len("RESULT "):])
-    # warm = the best of the repeats after the first (imports and file caches warm, model loaded as the code does)
+    # warm = the best of the repeats after the first (imports and file caches warm, model loaded as the code does);
+    # the whole case is segment (which runs the finder for 2D presets) + quantify; find-level alone is shown too
     warm = {name: min(values[1:]) if len(values) > 1 else values[0] for name, values in result["times"].items()}
     return {"cold_segment_s": cold[0], "cold_rss_mb": cold[1], "cold_ok": cold[2] == 0, "warm": warm,
-            "warm_case_s": sum(warm.values()), "warm_rss_mb": max(rss, result["rss_mb"]), "codes": result["codes"]}
+            "warm_case_s": warm["segment"] + warm["quantify"], "warm_rss_mb": max(rss, result["rss_mb"]), "codes": result["codes"]}
+
+
+def _same_labels(work: Path, case: dict) -> str:
+    """Whether base and now wrote the same label map for ``case`` (voxel for voxel)."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    stem = Path(case["image"]).name.replace(".nii.gz", "")
+    files = [work / label / stem / "warm" / f"{stem}_labels.nii.gz" for label in ("base", "now")]
+    if not all(f.exists() for f in files):
+        return "n/a (a version wrote no label map)"
+    a, b = (sitk.GetArrayFromImage(sitk.ReadImage(str(f))).astype(np.uint16) for f in files)
+    if a.shape != b.shape:
+        return "no (shapes differ)"
+    differ = int((a != b).sum())
+    return "yes" if differ == 0 else f"no ({differ} of {a.size} voxels differ)"
 
 
 def main() -> None:
@@ -217,6 +267,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="calls per step in the warm process")
     parser.add_argument("--no-base", action="store_true", help="measure the working tree only")
     parser.add_argument("--cohort", action="store_true", help="also run bench_cohort_speed.py")
+    parser.add_argument("--extra-path", help="sys.path entries for the working tree's processes only (packages "
+                        "such as onnxruntime not installed in this environment)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--resample", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -225,6 +277,8 @@ def main() -> None:
     if args.resample:
         return resample_file(*args.resample)
     presets = [p for p in args.presets.split(",") if p]
+    EXTRA_PATH.extend(p for p in (args.extra_path or "").split(os.pathsep) if p)
+    CACHE_HOME.append(args.cache / "home")  # model cache of both versions: ONNX exports made once, not timed
     if not args.no_base and not (args.base_tree / "MuscleQuant").is_dir():
         subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(args.base_tree), args.base_ref],
                        check=True, capture_output=True)
@@ -236,7 +290,10 @@ def main() -> None:
     print(f"# bench_speed: base = {args.base_ref}, now = working tree; {os.cpu_count()} CPUs; warm = best of "
           f"{repeat - 1 if repeat > 1 else 1} repeat(s) after the first in one process; cpu-profile models "
           f"({args.epochs} epochs)", flush=True)
-    header = (f"{'case':15s} {'version':7s} {'cold seg s':>10s} {'cold MB':>8s} {'warm seg':>9s} {'find-lvl':>9s} "
+    for name in names:
+        how = "level finder" if cases[name].get("finder_ok") else f"--slice {cases[name]['slice']}"
+        print(f"#   {name}: {cases[name]['image']} ({how if cases[name]['slice'] is not None else '3D'})")
+    header = (f"{'case':15s} {'version':7s} {'cold seg s':>10s} {'cold MB':>8s} {'warm seg':>9s} {'(finder)':>9s} "
               f"{'quantify':>9s} {'warm case':>9s} {'warm MB':>8s}")
     print(header)
     rows: dict[str, dict[str, dict]] = {}
@@ -257,7 +314,9 @@ def main() -> None:
                       "warm case": b["warm_case_s"] / n["warm_case_s"]}
             if "find-level" in n["warm"]:
                 ratios["find-level"] = b["warm"]["find-level"] / n["warm"]["find-level"]
-            print(f"{name:15s} ratio   " + ", ".join(f"{k} ×{v:.1f}" for k, v in ratios.items()), flush=True)
+            same = _same_labels(work, case)
+            print(f"{name:15s} ratio   " + ", ".join(f"{k} ×{v:.1f}" for k, v in ratios.items())
+                  + f"; label maps identical: {same}", flush=True)
     summary = {name: {label: {k: v for k, v in r.items()} for label, r in by.items()} for name, by in rows.items()}
     (work / "bench_speed.json").write_text(json.dumps(summary, indent=1))
     print(f"# details: {work / 'bench_speed.json'}")

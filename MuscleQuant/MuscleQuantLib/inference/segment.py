@@ -15,6 +15,7 @@ from ..errors import InputError
 from ..fileio import Commit, json_text
 from ..imageio import geometry, labelmap_image, read_image, write_image_to
 from ..pipeline.geometry import (
+    canonical_grid,
     canonical_slice_index,
     from_canonical,
     slice_position_mm,
@@ -76,16 +77,33 @@ def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict
         raise InputError("output already exists; pass --overwrite to replace it", path=labels_path)
     progress.update("segment", 0.05, f"loading model {request.model}")
     model = load_inference_model(request.model, request.device)  # ONNX Runtime on a CPU, else PyTorch
-    device = None if is_onnx(model) else select_device(request.device)
-    card = model.card
-    preset = get_preset(card["preset"])
+    preset = get_preset(model.card["preset"])
     if request.preset and request.preset != preset.name:
         raise InputError(f"model is for preset {preset.name!r}, not {request.preset!r}", path=request.model,
                          field="--preset")
     progress.update("segment", 0.15, f"reading {request.image}")
     image = read_image(request.image, allow_single_slice=preset.spatial_dims == 2, modality=preset.modality)
+    output, summary = segment_loaded(model, image, request, progress, started)
+    # Plausibility flags (issue 14): a result outside what real anatomy allows is marked needs_review.
+    summary["plausibility"] = run_checks(image, output, preset.name, summary).block()
+    with Commit(request.out) as commit:  # label map and summary appear together; the old pair stays until then
+        write_image_to(labelmap_image(output, image), commit.file(labels_path))
+        commit.file(summary_path).write_text(json_text(summary), encoding="utf-8")
+    summary["files"] = {"labels": str(labels_path), "summary": str(summary_path)}
+    return summary
+
+
+def segment_loaded(model: Any, image: sitk.Image, request: SegmentRequest, progress: Progress = NULL_PROGRESS,
+                   started: float | None = None) -> tuple[sitk.Image, dict[str, Any]]:
+    """Segment an image already read with a model already loaded (:func:`.runtime.load_inference_model`);
+    writes nothing. ``request`` gives the slice / level finder / HU range choices and the names the summary
+    records (its ``out`` and ``overwrite`` are not used). Returns the label map on ``image``'s grid and the
+    summary without its plausibility block: what a batch worker calls with its one loaded model."""
+    started = time.monotonic() if started is None else started
+    device = None if is_onnx(model) else select_device(request.device)
+    card = model.card
+    preset = get_preset(card["preset"])
     hu_window = resolve_hu_range(request.hu_range or preset.hu_range) if preset.modality == "CT" else None
-    canonical = to_canonical(image)
     # The card, not today's preset, says how this model was trained: old models stay reproducible.
     prep = card["preprocessing"]
     spacing, roi = tuple(prep["spacing_mm"]), tuple(prep["roi"])
@@ -96,8 +114,11 @@ def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict
     progress.update("segment", 0.3, "running the network")
     if preset.spatial_dims == 2:
         stored, chosen_by, level = _choose_slice(request, preset, image)
-        k = canonical_slice_index(image, canonical, stored, str(request.image))
-        prepared = prepare_slice(canonical, preset, spacing, k)
+        # Only the measured slice is read, labelled and post-processed: reorienting a 40-Mvoxel CT to find
+        # one slice cost more than the network. ``k`` is its index in the canonical volume's grid.
+        k = canonical_slice_index(image, canonical_grid(image), stored, str(request.image))
+        canonical = to_canonical(image[:, :, stored:stored + 1])  # the slice as a one-slice canonical volume
+        prepared = prepare_slice(canonical, preset, spacing, 0)
         predicted = predict_labels(model, prepared.image, roi, device, card["output_activation"],
                                    len(card["labels"]))
         slice_info = {"index": stored, "canonical_index": k, "position_mm": slice_position_mm(image, stored),
@@ -105,10 +126,11 @@ def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict
         progress.update("segment", 0.8, "post-processing")
         # Only the measured slice is labelled: post-process it alone, then place it in an empty volume.
         classes = slice_prediction_to_native(predicted, prepared)
-        hu = _hu_values(sitk.GetArrayViewFromImage(canonical)[k])
-        sided, body_midline = _postprocess(classes, hu, canonical[:, :, k], preset, hu_window)
-        output = slice_to_original(sided, canonical, k, image, stored)
+        hu = _hu_values(sitk.GetArrayViewFromImage(canonical)[0])
+        sided, body_midline = _postprocess(classes, hu, canonical[:, :, 0], preset, hu_window)
+        output = slice_to_original(sided, canonical, 0, image, stored)
     else:
+        canonical = to_canonical(image)
         prepared = prepare_volume(canonical, preset, spacing)
         predicted = predict_labels(model, prepared.image, roi, device, card["output_activation"],
                                    len(card["labels"]))
@@ -121,13 +143,7 @@ def segment(request: SegmentRequest, progress: Progress = NULL_PROGRESS) -> dict
         output = from_canonical(_like(sided, canonical), image)
     summary = _summary(request, image, preset, card, output, hu_window, slice_info, body_midline,
                        device_name(model), time.monotonic() - started)
-    # Plausibility flags (issue 14): a result outside what real anatomy allows is marked needs_review.
-    summary["plausibility"] = run_checks(image, output, preset.name, summary).block()
-    with Commit(request.out) as commit:  # label map and summary appear together; the old pair stays until then
-        write_image_to(labelmap_image(output, image), commit.file(labels_path))
-        commit.file(summary_path).write_text(json_text(summary), encoding="utf-8")
-    summary["files"] = {"labels": str(labels_path), "summary": str(summary_path)}
-    return summary
+    return output, summary
 
 
 def _choose_slice(request: SegmentRequest, preset: Preset, image: sitk.Image

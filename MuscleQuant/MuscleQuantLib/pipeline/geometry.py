@@ -32,6 +32,14 @@ def from_canonical(canonical: sitk.Image, original: sitk.Image) -> sitk.Image:
     return restored
 
 
+def canonical_grid(image: sitk.Image) -> sitk.Image:
+    """An empty (uint8) image on the grid :func:`to_canonical` gives ``image``: the geometry without
+    reorienting the voxel values."""
+    proxy = sitk.Image(image.GetSize(), sitk.sitkUInt8)
+    proxy.CopyInformation(image)
+    return to_canonical(proxy)
+
+
 def canonical_slice_index(original: sitk.Image, canonical: sitk.Image, stored_slice: int, path: str | None = None) -> int:
     """The canonical (axial) slice that holds stored slice ``stored_slice`` of the original image.
 
@@ -110,7 +118,8 @@ def slice_to_original(slice_labels: np.ndarray, canonical: sitk.Image, canonical
     nx, ny, nz = original.GetSize()
     if restored.shape != (1, ny, nx):
         raise RuntimeError("the slice is not axial in the original grid")  # canonical_slice_index refuses those
-    out = np.zeros((nz, ny, nx), dtype=np.uint16)
+    dtype = np.uint8 if int(restored.max(initial=0)) <= np.iinfo(np.uint8).max else np.uint16
+    out = np.zeros((nz, ny, nx), dtype=dtype)  # the smallest type, as label maps are written
     out[int(stored_slice)] = restored[0]
     image = sitk.GetImageFromArray(out)
     image.CopyInformation(original)

@@ -59,8 +59,12 @@ def body_mask_ct(array_hu: np.ndarray, threshold: float = -500.0) -> np.ndarray:
     mask = array_hu > threshold
     labels, count = ndimage.label(mask)
     if count > 1:
-        sizes = ndimage.sum(mask, labels, index=range(1, count + 1))
-        mask = labels == (int(np.argmax(sizes)) + 1)
+        sizes = np.bincount(labels.ravel())  # one pass (ndimage.sum over range(count) is slower); same argmax
+        sizes[0] = 0
+        mask = labels == int(np.argmax(sizes))
+    del labels
     if mask.ndim == 3:
-        return np.stack([ndimage.binary_fill_holes(s) for s in mask])
+        for index in range(mask.shape[0]):  # in place: no second volume
+            mask[index] = ndimage.binary_fill_holes(mask[index])
+        return mask
     return ndimage.binary_fill_holes(mask)
