@@ -219,47 +219,43 @@ class Commit:
         _fsync_dir(self.folder)
         journal = self.folder / f"{JOURNAL_PREFIX}{os.getpid()}.json"
         with exclusive(self.folder / ".musclequant-commit"):
-            backups = self._keep_previous()
+            self._keep_previous()
             installed: list[str] = []
+            part = journal.with_name(journal.name + ".part")
             try:
-                write_atomic(journal, lambda p: p.write_text(json.dumps(
-                    [[s.name, t.name] for s, t in self.staged]), encoding="utf-8"))  # the commit point
+                part.write_text(json.dumps([[s.name, t.name] for s, t in self.staged]), encoding="utf-8")
+                _finish_file(part)
+                os.replace(part, journal)  # the commit point
                 _install(self.folder, [(s.name, t.name) for s, t in self.staged], installed)
             except OSError:  # still running: put the previous result back (a kill is finished by recover)
-                for target, aside in backups:
-                    if aside.is_dir() and not target.exists():  # moved aside, never replaced
-                        os.rename(aside, target)
-                    elif target.name in installed:
+                for _, target in self.staged:
+                    aside = _aside(target)
+                    if target.name in installed or not target.exists():
                         _remove(target)
-                        os.rename(aside, target)
+                        if aside.exists():
+                            os.rename(aside, target)
                     else:
                         _remove(aside)
                 journal.unlink(missing_ok=True)
+                part.unlink(missing_ok=True)
                 raise
-            for _, aside in backups:
-                _remove(aside)
+            for _, target in self.staged:
+                _remove(_aside(target))
             journal.unlink()
             _fsync_dir(self.folder)
         self.staged = []
 
-    def _keep_previous(self) -> list[tuple[Path, Path]]:
-        """Hard links to the files about to be replaced (no data copied; folders move aside), so a failed
-        install can be undone. Without hard-link support the commit can only roll forward."""
-        backups = []
+    def _keep_previous(self) -> None:
+        """Hard links to the files about to be replaced (no data copied; a folder is moved aside only while
+        it is installed), so a failed install can be undone. Without hard links a commit only rolls forward."""
         for _, target in self.staged:
-            if not target.exists():
-                continue
-            aside = self.folder / f".{target.name}-{os.getpid()}.mqold"
+            aside = _aside(target)
             _remove(aside)
-            try:
-                if target.is_dir():
-                    os.rename(target, aside)
-                else:
+            if target.is_file():
+                try:
                     os.link(target, aside)
-            except OSError:
-                continue
-            backups.append((target, aside))
-        return backups
+                except OSError:
+                    continue
 
     def __exit__(self, exc_type, exc, tb) -> None:
         names = {str(s): t for s, t in self.staged}
@@ -276,6 +272,11 @@ class Commit:
             raise _naming(exc, names) from None
 
 
+def _aside(target: Path) -> Path:
+    """Where the previous version of ``target`` waits while a commit installs the new one."""
+    return target.with_name(f".{target.name}-{os.getpid()}.mqold")
+
+
 def _install(folder: Path, pairs: list[tuple[str, str]], installed: list[str] | None = None) -> None:
     """Move each staged output over its target (a replaced folder goes aside first, then is removed);
     ``installed`` collects the targets replaced so far."""
@@ -284,11 +285,10 @@ def _install(folder: Path, pairs: list[tuple[str, str]], installed: list[str] | 
         if not staged.exists():  # already installed by an earlier, interrupted run of this journal
             continue
         if staged.is_dir() and target.is_dir():
-            aside = folder / f".{target_name}-{os.getpid()}.mqold"
+            aside = _aside(target)
             _remove(aside)
             os.rename(target, aside)
-            os.rename(staged, target)
-            _remove(aside)
+            os.rename(staged, target)  # the aside folder is removed once every output is installed
         else:
             os.replace(staged, target)
         if installed is not None:
@@ -309,6 +309,8 @@ def recover(folder: str | Path) -> None:
                 continue
             _install(folder, [(str(s), str(t)) for s, t in pairs])
             journal.unlink(missing_ok=True)
+        for part in folder.glob(f"{JOURNAL_PREFIX}*.json.part"):  # a journal never completed: no commit
+            part.unlink(missing_ok=True)
         for stale in folder.glob(".*.mqstage*"):
             match = re.search(r"-(\d+)-[a-z0-9_]+\.mqstage", stale.name)
             if match and not _alive(int(match[1])):

@@ -69,8 +69,11 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _evaluate(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    from ..fileio import check_writable_folder
     from .evaluate import evaluate_levels
 
+    if args.out is not None:  # a report that cannot be written is refused before the evaluation runs
+        check_writable_folder(args.out.parent, field="--out")
     if args.level_model is not None and not args.level_model.is_dir():
         raise InputError("level model folder not found", path=args.level_model, field="--level-model")
     report = evaluate_levels(args.preset, args.data, args.level_model, args.device, progress)
