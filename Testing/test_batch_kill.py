@@ -92,3 +92,44 @@ def test_sigkill_at_three_random_points_then_resume_equals_uninterrupted_run(tmp
     assert final["case_id"].is_unique and len(final) == N_STUDIES
     pd.testing.assert_frame_equal(final, expected)
     assert _complete_case_folders(out) == sorted(final["case_id"])
+
+
+@pytest.mark.slow
+def test_local_worker_process_killed_mid_case_loses_nothing(tmp_path):
+    """--workers 2: a worker process SIGKILLed while a case is half-written is replaced and its cases run
+    again; the table equals the single-process one, with every case once and no leftover folder."""
+    import threading
+
+    import psutil
+
+    source = tmp_path / "studies"
+    for i in range(4):
+        write_study(StudySpec(f"W{i}", seed=60 + i, has_level=i != 1), source)
+    model = H.tiny_l3_model(tmp_path / "model")
+    H.ensure_importable()
+    settings = {"preset": "l3", "model": model, "level_finder": H.LEVEL_FINDER, "qa_png": False}
+    run_batch(source, BatchSettings(out=tmp_path / "single", **settings))
+    out = tmp_path / "pool"
+    killed: list[int] = []
+
+    def kill_a_worker_mid_case() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not killed:
+            cases = out / "cases"
+            if cases.is_dir() and any(p.name.startswith(".tmp-") for p in cases.iterdir()):
+                workers = [c for c in psutil.Process().children() if "resource_tracker" not in " ".join(c.cmdline())]
+                if workers:
+                    workers[0].kill()
+                    killed.append(workers[0].pid)
+                    return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=kill_a_worker_mid_case, daemon=True)
+    watcher.start()
+    summary = run_batch(source, BatchSettings(out=out, **settings), workers=2)
+    watcher.join(timeout=5)
+    assert killed, "no worker was killed"
+    table = pd.read_csv(out / "measurements.csv")
+    assert table["case_id"].is_unique and summary["failed"] == 0
+    pd.testing.assert_frame_equal(table, pd.read_csv(tmp_path / "single" / "measurements.csv"))
+    assert not [p.name for p in (out / "cases").iterdir() if p.name.startswith(".")]
