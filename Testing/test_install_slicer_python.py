@@ -30,9 +30,10 @@ import pytest
 
 from MuscleQuantLib.slicer_bridge import install
 
-# Bundled Python packages of the Slicer releases we support (read from their SuperBuild, issue 13).
+# Bundled Python packages of the Slicer releases we support (SuperBuild/External_python-*.cmake and
+# External_SimpleITK.cmake at the v5.10.0 and v5.12.3 tags).
 SLICER_PACKAGES = {
-    "5.10.0": {"numpy": "2.0.2", "scipy": "1.13.1"},
+    "5.10.0": {"numpy": "2.0.2", "scipy": "1.13.1", "SimpleITK": "2.5.2", "pydicom": "2.4.4"},
     "5.12.3": {"numpy": "2.4.6", "scipy": "1.17.1", "SimpleITK": "2.5.5", "pydicom": "3.0.2", "highdicom": "0.27.0"},
 }
 # Slicer's own minimum macOS is 13.0 (CMAKE_OSX_DEPLOYMENT_TARGET in its dashboard script).
