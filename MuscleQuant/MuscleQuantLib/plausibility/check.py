@@ -87,7 +87,9 @@ def run_checks(image: sitk.Image | None, labels: sitk.Image, preset: str, summar
         values = sitk.GetArrayViewFromImage(canonical_image) if canonical_image is not None else None
         body = body_mask(values, modality) if values is not None else label_array > 0
         voxel = sx * sy * sz
-        midline = float(np.nonzero(body)[2].mean()) if body.any() else (label_array.shape[2] - 1) / 2
+        profile = body.sum(axis=(0, 1))  # body voxels per canonical x: its centre without listing voxels
+        midline = (float(np.average(np.arange(profile.size), weights=profile)) if profile.any()
+                   else (label_array.shape[2] - 1) / 2)
     if values is None:
         ranges, frame = _without_image(ranges), None
         skipped.update({"position": "no image: no body outline", "intensity": "no image",
@@ -103,8 +105,9 @@ def run_checks(image: sitk.Image | None, labels: sitk.Image, preset: str, summar
         skipped["spine"] = "no vertebra found on the slice: positions are measured from the body centre"
     flags: list[Flag | None] = []
     checks: list[str] = []
+    not_for = {"position": ranges.spatial_dims != 2, "bone_position": ranges.bone_position is None}
     for name, check in CHECKS.items():
-        if name in skipped:
+        if name in skipped or not_for.get(name):
             continue
         checks.append(name)
         flags += check(ctx)
