@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -36,8 +37,9 @@ MAX_FIELD_OF_VIEW_MM = 2500.0  # no body part is longer: a larger grid means a w
 MAX_SPACING_MM = 100.0
 CT_AIR_OR_FAT_HU = -150.0  # every CT in HU holds air or fat below this; a display export (0..255) does not
 CT_MAX_HU = 65535.0
-PIXEL_BYTES = {sitk.sitkUInt8: 1, sitk.sitkInt8: 1, sitk.sitkUInt16: 2, sitk.sitkInt16: 2, sitk.sitkUInt32: 4,
-               sitk.sitkInt32: 4, sitk.sitkUInt64: 8, sitk.sitkInt64: 8, sitk.sitkFloat32: 4, sitk.sitkFloat64: 8}
+TEXT_HEADER_GEOMETRY = re.compile(r"^\s*(offset|origin|position|elementspacing|elementsize|transformmatrix|"
+                                  r"rotation|orientation|space origin|space directions|spacings)\s*:?=?(.*)$",
+                                  re.IGNORECASE)
 MAX_COMPRESSION_RATIO = 1100  # deflate cannot do better than ~1032:1, even on zeros
 
 
@@ -94,6 +96,8 @@ def _read_file(path: Path) -> sitk.Image:
             path=path,
         ) from None
     data_bytes = _claimed_bytes(reader, path)
+    if image_suffix(path) in (".nrrd", ".nhdr", ".mha", ".mhd"):
+        _check_text_header(path)
     if image_suffix(path) in (".nii", ".nii.gz"):
         _check_nifti_header(path)
         _check_nifti_complete(path, data_bytes)  # before reading: a tiny file may claim gigabytes
@@ -135,10 +139,24 @@ def _restore_non_finite(path: Path, image: sitk.Image) -> sitk.Image:
     return restored
 
 
+def _check_text_header(path: Path) -> None:
+    """NaN or infinite geometry in a NRRD/MetaImage header: ITK reads 'Offset = nan' as 0 without a word."""
+    with open(path, "rb") as handle:
+        head = handle.read(8192).split(b"\n\n", 1)[0].decode("latin-1")
+    for line in head.splitlines():
+        match = TEXT_HEADER_GEOMETRY.match(line)
+        if match and re.search(r"\b(nan|inf|infinity)\b", match[2], re.IGNORECASE):
+            raise InputError(f"header geometry holds NaN or infinity: {line.strip()[:80]!r}", path=path,
+                             field=match[1].strip())
+        if line.strip().lower().startswith("elementdatafile"):
+            break
+
+
 def _claimed_bytes(reader: sitk.ImageFileReader, path: Path) -> int:
     """The voxel bytes the header claims, refused when the grid itself is absurd."""
     size = reader.GetSize()
-    per_component = PIXEL_BYTES.get(reader.GetPixelID(), 8)
+    bits = re.search(r"(\d+)-bit", sitk.GetPixelIDValueAsString(reader.GetPixelID()))
+    per_component = int(bits[1]) // 8 if bits else 8
     total = int(np.prod([int(v) for v in size], dtype=object)) * reader.GetNumberOfComponents() * per_component
     if total > 1 << 36:  # 64 GiB: no CT or MR is that large
         raise InputError(f"header claims a grid of {tuple(size)} voxels ({total / 1e9:.0f} GB); corrupt header?",

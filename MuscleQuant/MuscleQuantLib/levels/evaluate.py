@@ -68,8 +68,8 @@ def evaluate_levels(preset: str, data: str | Path, model_dir: str | Path | None 
 
     spec = spec_for(preset)
     torch_device = select_device(device)
+    cases = evaluation_cases(data)  # bad data is refused before a model is looked for
     model = load_level_model(spec, model_dir, torch_device)
-    cases = evaluation_cases(data)
     rows = []
     for i, (case_id, image_path, metadata) in enumerate(cases):
         progress.update("evaluate-levels", i / len(cases), f"case {case_id}")
