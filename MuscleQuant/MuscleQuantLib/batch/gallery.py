@@ -61,6 +61,29 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _text(value: Any) -> str:
+    """A table cell as text; a missing value (None, NaN from a CSV) is empty."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _flags_html(flags: str) -> str:
+    """The first flags in view, all of them one click away (a case can carry dozens)."""
+    items = [f.strip() for f in flags.split(";") if f.strip()]
+    if not items:
+        return '<p class="flags"></p>'
+    shown = html.escape("; ".join(items[:3]))
+    if len(items) <= 3:
+        return f'<p class="flags">{shown}</p>'
+    rest = "".join(f"<li>{html.escape(f)}</li>" for f in items)
+    return (f'<p class="flags">{shown} …</p><details><summary>{len(items)} flags</summary>'
+            f'<ul class="allflags">{rest}</ul></details>')
+
+
+def _summary_html(summary: dict[str, Any]) -> str:
+    keys = ("cases", "done", "excluded", "failed", "flagged", "seconds_per_case", "executor")
+    return " · ".join(f"{k.replace('_', ' ')}: <b>{html.escape(str(summary[k]))}</b>" for k in keys if k in summary)
+
+
 def _card(row: dict[str, Any], case_dir: Path, out: Path) -> str:
     flagged = row.get("plausibility_status") == "needs_review" or row.get("status") != "done"
     thumb = case_dir / "thumbnail.png"
@@ -71,7 +94,7 @@ def _card(row: dict[str, Any], case_dir: Path, out: Path) -> str:
         picture = '<div class="noimg">no image</div>'
     measures = {k: _number(row.get(k)) for k in SORTABLE}
     data_attrs = " ".join(f'data-{k.replace("_", "-")}="{"" if v is None else v}"' for k, v in measures.items())
-    flags = str(row.get("plausibility_flags") or "")
+    flags = _text(row.get("plausibility_flags"))
     checks = sorted({f.split(":")[0].strip() for f in flags.split(";") if f.strip()})
     links = []
     if case_dir.is_dir():
@@ -85,8 +108,8 @@ def _card(row: dict[str, Any], case_dir: Path, out: Path) -> str:
             f'data-checks="{html.escape(" ".join(checks))}" {data_attrs}>'
             f'{picture}<h3>{html.escape(str(row["case_id"]))}</h3>'
             f'<p class="status">{html.escape(str(row.get("status", "")))} '
-            f'{html.escape(str(row.get("reason") or ""))}</p>'
-            f'<p class="flags">{html.escape(flags)}</p><ul>{values}</ul>'
+            f'{html.escape(_text(row.get("reason")))}</p>'
+            f'{_flags_html(flags)}<ul>{values}</ul>'
             f'<p class="files">{" ".join(links)}</p></div>')
 
 
@@ -147,8 +170,8 @@ def build_gallery(out: Path, rows: list[dict[str, Any]], summary: dict[str, Any]
     flagged_first = sorted(rows, key=lambda r: (not (r.get("plausibility_status") == "needs_review"
                                                      or r.get("status") != "done"), str(r["case_id"])))
     cards = "\n".join(_card(r, cases / str(r["case_id"]), out) for r in flagged_first)
-    checks = sorted({f.split(":")[0].strip() for r in rows for f in str(r.get("plausibility_flags") or "").split(";")
-                     if f.strip() and str(r.get("plausibility_flags")) != "nan"})
+    checks = sorted({f.split(":")[0].strip() for r in rows for f in _text(r.get("plausibility_flags")).split(";")
+                     if f.strip()})
     statuses = sorted({str(r.get("status")) for r in rows})
     option = lambda v, label=None: f'<option value="{html.escape(v)}">{html.escape(label or v)}</option>'  # noqa: E731
     flag_options = option("", "all cases") + option("flagged", "flagged only") + option("unflagged", "not flagged") \
@@ -162,11 +185,12 @@ body {{ font-family: sans-serif; margin: 1em; }}
 .case {{ width: 190px; border: 2px solid #ccc; padding: 4px; font-size: 12px; }}
 .case.flagged {{ border-color: #d33; background: #fff0f0; }}
 .case img {{ width: {THUMB_PX}px; image-rendering: pixelated; }}
-.case h3 {{ margin: 2px 0; font-size: 13px; }}
+.case h3 {{ margin: 2px 0; font-size: 13px; word-break: break-all; }}
+.case .flags, .case details {{ overflow-wrap: anywhere; color: #a00; }}
 .noimg {{ width: {THUMB_PX}px; height: 120px; background: #eee; }}
 </style></head><body>
 <h1>MuscleQuant batch gallery</h1>
-<p id="summary">{html.escape(json.dumps(summary, sort_keys=True))}</p>
+<p id="summary" data-summary="{html.escape(json.dumps(summary, sort_keys=True))}">{_summary_html(summary)}</p>
 <p>filter <select id="flag">{flag_options}</select>
 status <select id="status">{option("", "any")}{"".join(option(s) for s in statuses)}</select>
 sort by <select id="sort">{sort_options}</select> <label><input type="checkbox" id="desc"> descending</label>
