@@ -124,6 +124,28 @@ def test_ignore_unknown_labels_measures_only_preset_values_with_a_warning(tmp_pa
     assert any("42" in w and "ignored" in w for w in record["warnings"])
 
 
+def test_segment_output_is_quantified_with_its_own_sided_label_names(tmp_path, run_cli):
+    """Before: segment's sided values (l3: 5 = psoas_major_left) were read with the preset's training
+    classes (5 = erector_spinae), so the left psoas was measured as erector spinae."""
+    from MuscleQuantLib.presets import get_preset
+
+    image, labels = l3_arrays()
+    out_labels = np.where(labels == 3, 5, np.where(labels == 5, 9, 0)).astype(np.uint8)  # sided output values
+    write_image(tmp_path / "ct.nii.gz", image)
+    write_image(tmp_path / "ct_labels.nii.gz", out_labels)
+    names = [{"value": o.value, "name": o.name} for o in get_preset("l3").output_labels()]
+    (tmp_path / "ct_segmentation.json").write_text(json.dumps({"preset": "l3", "labels": names}))
+    code, _, err = quantify(run_cli, tmp_path / "ct.nii.gz", tmp_path / "ct_labels.nii.gz", tmp_path / "out",
+                            "--slice", "1")
+    assert code == 0, err
+    record = json.loads((tmp_path / "out" / "ct.json").read_text())
+    assert set(record["labels"]) == {"psoas_major_left", "erector_spinae_left"}
+    assert record["values"]["psoas_area_mm2"]["value"] == pytest.approx(np.count_nonzero(labels[1] == 3) * 4.0)
+    code, _, err = quantify(run_cli, tmp_path / "ct.nii.gz", tmp_path / "ct_labels.nii.gz", tmp_path / "out2",
+                            "--slice", "1", "--preset", "c3")
+    one_line_error(code, err, "ct_labels.nii.gz", "segmented with preset 'l3'")
+
+
 # --- defect 3: NIfTI pixdim 0 / NaN / negative ----------------------------------------------------------
 
 @pytest.mark.parametrize("value, needle", [(0.0, "is 0"), (float("nan"), "not a number"), (-0.8, "negative")])

@@ -7,6 +7,8 @@ outside the image before anything is measured.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,6 +408,28 @@ def read_labels(labels_path: str | Path, image: sitk.Image) -> tuple[sitk.Image,
     return labels_image, {}, {"colors": {}, "overlaps": {}}
 
 
+def segmentation_summary_names(labels_path: str | Path, preset: str) -> tuple[dict[int, str], Path | None]:
+    """Label names of a ``segment`` output from its summary beside it (``<stem>_segmentation.json``).
+
+    ``segment`` writes sided labels (l3: 5 = psoas_major_left) that differ from the preset's training
+    classes (3 = psoas_major): read with the preset's names they would be measured as other muscles."""
+    path = Path(labels_path)
+    match = re.fullmatch(r"(.+)_labels(\.nii\.gz|\.nii|\.nrrd|\.mha)", path.name)
+    summary_path = path.with_name(f"{match[1]}_segmentation.json") if match else None
+    if summary_path is None or not summary_path.is_file():
+        return {}, None
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        names = {int(entry["value"]): str(entry["name"]) for entry in summary["labels"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError("segmentation summary beside the label map is unreadable; give --label-names",
+                         path=summary_path) from None
+    if summary.get("preset") not in (None, preset):
+        raise InputError(f"the label map was segmented with preset {summary.get('preset')!r}, not {preset!r} "
+                         f"(see {summary_path.name})", path=labels_path, field="--preset")
+    return names, summary_path
+
+
 def quantify_files(image_path: str | Path, labels_path: str | Path, options: QuantifyOptions,
                    patient: Patient) -> CaseResult:
     """Read image and labels (refusing mismatched grids and values that are not CT HU / finite MR), then
@@ -428,7 +452,13 @@ def quantify_files(image_path: str | Path, labels_path: str | Path, options: Qua
         seg_names = {}
     if seg_names and not options.label_names:
         options = QuantifyOptions(**{**options.__dict__, "label_names": seg_names})
+    summary_names, summary_path = segmentation_summary_names(labels_path, options.preset)
+    if summary_names and not options.label_names and not options.label_map_from \
+            and not (options.metadata or {}).get("label_names"):
+        options = QuantifyOptions(**{**options.__dict__, "label_names": summary_names})
     result = quantify_images(image, labels_image, options, patient, colors=extra["colors"])
+    if summary_names and options.label_names == summary_names:
+        result.record["label_names_from"] = str(summary_path)
     result.record["warnings"] = mapping_warnings + result.record["warnings"]
     if options.label_map_from:
         result.record["label_map_from"] = options.label_map_from
