@@ -33,8 +33,9 @@ def standin_level_model() -> EnsembleModel:
     return EnsembleModel([DenseIsSlab()], 2, "softmax", card=card)
 
 
-def tiny_l3_model(out: Path, seed: int = 0) -> Path:
-    """A saved model of the l3 preset's tiny profile, weights from ``seed`` (deterministic, untrained)."""
+def tiny_l3_model(out: Path, seed: int = 0, preset_name: str = "l3", zero: bool = False) -> Path:
+    """A saved model of a preset's tiny profile (default l3), weights from ``seed`` (deterministic,
+    untrained); ``zero``: all-zero weights, which predict background everywhere (a blind level finder)."""
     from MuscleQuantLib.models.modelfile import save_model
     from MuscleQuantLib.networks import build_network
     from MuscleQuantLib.presets import get_preset
@@ -42,13 +43,16 @@ def tiny_l3_model(out: Path, seed: int = 0) -> Path:
     from MuscleQuantLib.training.run import TrainRequest, model_card_fields
     from MuscleQuantLib.training.trainer import FoldResult
 
-    preset = get_preset("l3")
+    preset = get_preset(preset_name)
     torch.manual_seed(seed)
     network = build_network(preset.profile("tiny").network, preset.network_args("tiny"))
+    if zero:
+        for parameter in network.parameters():
+            parameter.data.zero_()
     request = TrainRequest(preset=preset, data=out, out=out, profile="tiny")
     fields = model_card_fields(request, "tiny", [FoldResult(0, network, 0, 0.0, "max_epochs")],
                                DatasetSummary(str(out)), "cpu", 0.0)
-    fields["model_id"] = f"tiny-l3-seed{seed}"
+    fields["model_id"] = f"tiny-{preset_name}-seed{seed}{'-zero' if zero else ''}"
     return save_model([network], fields, out / "model")
 
 

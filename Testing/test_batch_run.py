@@ -257,6 +257,28 @@ def test_approved_correction_replaces_the_row_with_provenance_and_survives_rerun
         merge_approved(copy, row["case_id"], path, " ")
 
 
+def test_cli_finds_levels_with_an_installed_model_or_says_none_is_there(run_cli, cohort, model, tmp_path,
+                                                                        monkeypatch):
+    from MuscleQuantLib.batch import worker as worker_module
+
+    worker_module._CACHE.clear()
+    source = tmp_path / "one"
+    write_study(StudySpec("LV", seed=3), source)
+    blind = H.tiny_l3_model(tmp_path / "blind", preset_name="l3_level", zero=True)
+    code, _, err = run_cli("--progress", "none", "batch", source, "--preset", "l3", "--model", model,
+                           "--level-model", blind, "--out", tmp_path / "a", "--no-qa")
+    assert code == 0, err
+    row = _table(tmp_path / "a").iloc[0]
+    assert row["status"] == "excluded" and row["reason"].startswith("level not in view")
+    monkeypatch.setenv("MUSCLEQUANT_HOME", str(tmp_path / "empty_cache"))
+    code, _, err = run_cli("--progress", "none", "batch", source, "--preset", "l3", "--model", model,
+                           "--out", tmp_path / "b", "--no-qa")
+    assert code == 0, err
+    row = _table(tmp_path / "b").iloc[0]
+    assert row["status"] == "excluded" and "no l3_level level model is installed" in row["reason"]
+    assert "manifest 'slice' column" in row["reason"]
+
+
 def test_cli_runs_a_manifest_with_slices_and_refuses_bad_usage(run_cli, cohort, model, tmp_path):
     folder = cohort[0] / "GOOD" / "thin"
     manifest = tmp_path / "m.csv"

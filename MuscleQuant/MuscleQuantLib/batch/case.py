@@ -156,9 +156,9 @@ def _segment_and_quantify(task: CaseTask, temp: Path, models: Any, info: Any, vo
 
     settings, case = task.settings, task.case
     image = volume.image
-    labels, summary = segment_loaded(models.model, image, info.files[0], slice_index=slice_index,
-                                     chosen_by=chosen_by, level=level_info, hu_range=settings.hu_range,
-                                     device=models.device)
+    labels, summary = segment_loaded(models.model, image, info.files[0], model_dir=settings.model,
+                                     slice_index=slice_index, chosen_by=chosen_by, level=level_info,
+                                     hu_range=settings.hu_range, device=settings.device)
     block = plausibility(image, labels, models.model.card["preset"], summary, slice_index)
     summary["plausibility"] = block
     card = models.model.card

@@ -61,15 +61,15 @@ def loaded(settings: BatchSettings) -> LoadedModels:
         if key not in _CACHE:
             import torch
 
+            from ..inference.runtime import load_inference_model
             from ..levels.find import load_level_model
             from ..levels.specs import spec_for
-            from ..models.modelfile import load_model
             from ..pipeline.predict import select_device
             from ..presets import get_preset
 
             torch.set_num_threads(max(1, settings.torch_threads))
             device = select_device(settings.device)
-            model = load_model(settings.model, device)
+            model = load_inference_model(settings.model, settings.device)  # ONNX Runtime on a CPU when installed
             level_model, level_error = None, None
             if get_preset(model.card["preset"]).spatial_dims == 2:
                 try:
