@@ -131,9 +131,11 @@ def store_case(action: str):
         elif action == "no_file":
             store.approve(Approval("c1", "Dr A", lambda path: None, labels, None, {3: "psoas_major"}, None, {}))
         elif action == "empty_id":
-            store.approve(Approval("///", "Dr A", write, labels, None, {3: "psoas_major"}, None, {}))
+            store.approve(Approval("***", "Dr A", write, labels, None, {3: "psoas_major"}, None, {}))
         elif action == "export_empty":
             store.export_measurements(out / "all.csv")
+        elif action == "path_id":
+            store.approve(Approval("../../c1", "Dr A", write, labels, None, {3: "psoas_major"}, None, {}))
     return run
 
 
@@ -259,6 +261,7 @@ CASES = [
     ("store-no-file", store_case("no_file"), ["segmentation file was not written"]),
     ("store-empty-id", store_case("empty_id"), ["case id", "empty"]),
     ("store-export-empty", store_case("export_empty"), ["no approved measurements"]),
+    ("store-path-id", store_case("path_id"), ["case id", "is a path"]),
 ]
 
 

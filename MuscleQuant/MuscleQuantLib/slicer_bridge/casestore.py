@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..fileio import write_json
+from ..fileio import write_atomic, write_json
 
 SEGMENTATION_FILE = "segmentation.seg.nrrd"
 MEASUREMENTS_JSON = "measurements.json"
@@ -40,6 +40,9 @@ REQUIRED_PROVENANCE = ("case_id", "version", "approved_by", "approved_at", "mode
 
 def safe_case_id(text: str) -> str:
     """A folder-safe case id (letters, digits, ``._-``), never empty, never a path."""
+    if any(sep in text for sep in ("/", "\\")) or text.strip().startswith("."):
+        # '../../x' would silently become case 'x' and join another patient's approvals
+        raise InputError(f"{text!r} is a path, not a case id", field="case id")
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip()).strip("._")
     if not cleaned:
         raise InputError("case id is empty", field="case id")
@@ -205,12 +208,14 @@ class CaseStore:
             raise InputError("no approved measurements in the case store", path=self.root)
         columns = list(dict.fromkeys(key for row in rows for key in row))
         out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-        return out
+
+        def write(path: Path) -> None:
+            with open(path, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
+
+        return write_atomic(out, write)  # a full disk leaves the previous export, not half a table
 
 
 def _os_user() -> str | None:
