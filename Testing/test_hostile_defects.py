@@ -341,6 +341,13 @@ def test_info_writes_strict_json_for_an_image_with_nan(tmp_path, run_cli):
     assert info["min"] == 0.0 and info["max"] == 7.0 and info["non_finite_voxels"] == 2
     code, out, err = run_cli("--progress", "json", "info", tmp_path / "x.nii.gz")
     assert code == 0 and [strict_json(line) for line in out.splitlines()]
+    import io
+
+    from MuscleQuantLib.progress import Progress
+
+    stream = io.StringIO()
+    Progress("json", stream).done({"dice": float("nan"), "hd95": [float("inf"), 1.0]})  # undefined metrics
+    assert strict_json(stream.getvalue())["result"] == {"dice": None, "hd95": [None, 1.0]}
 
 
 # --- the internal errors (exit 1) that must be clear refusals (exit 2) ---------------------------------------

@@ -66,7 +66,9 @@ class Progress:
             self._emit({"stage": "error", "fraction": None, "message": message})
 
     def _emit(self, record: dict[str, Any]) -> None:
-        self._out.write(json.dumps(record, default=str) + "\n")
+        from .fileio import strict_json  # NaN/Infinity are not JSON: the Slicer module's parser rejects them
+
+        self._out.write(json.dumps(strict_json(record), default=str, allow_nan=False) + "\n")
         self._out.flush()
 
 

@@ -40,7 +40,7 @@ REQUIRED_PROVENANCE = ("case_id", "version", "approved_by", "approved_at", "mode
 
 def safe_case_id(text: str) -> str:
     """A folder-safe case id (letters, digits, ``._-``), never empty, never a path."""
-    if any(sep in text for sep in ("/", "\\")) or text.strip().startswith("."):
+    if ".." in re.split(r"[/\\]", text.strip()) or text.strip().startswith((".", "/", "\\")):
         # '../../x' would silently become case 'x' and join another patient's approvals
         raise InputError(f"{text!r} is a path, not a case id", field="case id")
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip()).strip("._")
