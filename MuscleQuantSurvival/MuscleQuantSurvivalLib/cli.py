@@ -290,8 +290,10 @@ def _report(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     from .tables import load_cohort
 
     cohort = None
+    notes: list[str] = []
     if args.config:
         config = RunConfig.load(args.config)
+        notes = config.check_inputs(args.allow_changed_inputs)
     else:
         if args.clinical is None:
             raise InputError("give the clinical table, or --config run.json from an earlier report")
@@ -308,7 +310,9 @@ def _report(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             config.deepsurv = {"features": str(args.features.resolve()), "split_column": args.split_column}
         if args.agreement:
             config.agreement = [dict(zip(("automated", "manual"), a.split(":", 1), strict=True)) for a in args.agreement]
-    result = build_report(config, args.out, progress, cohort)
+    for note in notes:
+        _note(progress, note)
+    result = build_report(config, args.out, progress, cohort, notes)
     for failure in result["failed_analyses"]:
         print(f"musclequant cohort report: not done: {failure}", file=sys.stderr)
     _print(progress, f"report: {result['report']}\nconfiguration: {result['config']}")
@@ -370,7 +374,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     stats.add_argument("--agreement", action="append", help="AUTOMATED:MANUAL columns, e.g. csa_auto:csa_manual")
 
     report = analysis("report", "everything for a cohort: self-contained HTML report, CSV tables, figures, run.json")
-    report.add_argument("--config", type=Path, help="run configuration (run.json of an earlier report) to reproduce")
+    report.add_argument("--config", type=Path, help="run configuration (run.json of an earlier report) to reproduce; "
+                        "refused when an input table changed since (SHA-256s recorded in run.json)")
+    report.add_argument("--allow-changed-inputs", action="store_true",
+                        help="with --config: run on tables that changed since run.json was written (noted in the report)")
     report.add_argument("--measure", help="measurement column to analyse (default: the first measurement column)")
     report.add_argument("--agreement", action="append", help="AUTOMATED:MANUAL columns for Bland–Altman and ICC")
     report.add_argument("--title", default="MuscleQuant cohort report", help="report title")
@@ -389,8 +396,36 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         del name
 
 
+COUNTS = {"bootstrap": "--bootstrap", "permutations": "--permutations", "seed": "--seed", "code_size": "--code-size"}
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    """Resample and permutation counts and seeds are whole numbers >= 0; a negative one was silently
+    treated as 0 (no confidence interval, no permutation p) before."""
+    for name, option in COUNTS.items():
+        value = getattr(args, name, None)
+        if value is not None and value < 0:
+            raise InputError(f"must be 0 or more, got {value}", field=option)
+
+
+STAGED = ("km", "cox", "definitions", "stats")  # folder outputs written all at once (report stages itself)
+
+
 def _run(args: argparse.Namespace, progress: Progress) -> Any:
-    return args._cohort_handler(args, progress)
+    from .staging import final_path, staged_folder, write_error
+
+    _check_counts(args)
+    try:
+        if args.cohort_command not in STAGED or args.out is None:
+            return args._cohort_handler(args, progress)
+        out = args.out
+        with staged_folder(out) as staging:
+            args.out = staging
+            result = args._cohort_handler(args, progress)
+        result["files"] = [final_path(f, staging, out) for f in result.get("files", [])]
+        return result
+    except OSError as exc:  # a write outside the staged folders (validate --out, a figure file ...)
+        raise write_error(exc, exc.filename or getattr(args, "out", None) or "output") from exc
 
 
 COMMAND = Command(

@@ -6,6 +6,7 @@ same report can be reproduced with ``musclequant cohort report --config run.json
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +43,40 @@ class RunConfig:
     n_bootstrap: int = 200
     seed: int = 0
     version: int = CONFIG_VERSION
+    inputs: dict[str, str] = field(default_factory=dict)  # table role -> SHA-256 of the file the report read
+
+    def input_paths(self) -> dict[str, str]:
+        """The files a report reads, by role (clinical, measurements, features)."""
+        paths = {"clinical": self.clinical}
+        if self.measurements:
+            paths["measurements"] = self.measurements
+        if self.deepsurv and self.deepsurv.get("features"):
+            paths["features"] = str(self.deepsurv["features"])
+        return paths
+
+    def current_digests(self) -> dict[str, str]:
+        """SHA-256 of each input as it is now ('missing' for a file that is not there)."""
+        return {role: sha256_of(path) for role, path in self.input_paths().items()}
+
+    def check_inputs(self, allow_changed: bool = False) -> list[str]:
+        """Compare the inputs with the SHA-256s recorded when the report was made.
+
+        A changed or missing table is refused (the report would not reproduce what it claims to), unless
+        ``allow_changed``; then, like a configuration that records no checksums, it becomes a note."""
+        if not self.inputs:
+            return ["run.json records no SHA-256 of its input tables (written by an older version): the "
+                    "reproduced report cannot confirm that the tables are unchanged"]
+        now = self.current_digests()
+        changed = [f"{role} {self.input_paths()[role]} (recorded {self.inputs.get(role, 'none')[:12]}, "
+                   f"now {digest[:12]})" for role, digest in now.items() if self.inputs.get(role) != digest]
+        if not changed:
+            return []
+        message = (f"changed since run.json was written: {'; '.join(changed)}; the report would not reproduce the "
+                   "recorded one")
+        if not allow_changed:
+            raise InputError(message + " (pass --allow-changed-inputs to run the configuration on the tables as "
+                             "they are now)", field="--config")
+        return [message]
 
     def cohort_columns(self) -> CohortColumns:
         values = dict(self.columns)
@@ -70,6 +105,12 @@ class RunConfig:
         if "clinical" not in data:
             raise InputError("configuration: 'clinical' (the clinical table) is required")
         config = cls(**data)
+        for name in ("n_bootstrap", "seed"):
+            value = getattr(config, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise InputError(f"configuration '{name}' must be a whole number >= 0, got {value!r}")
+        if not isinstance(config.inputs, dict):
+            raise InputError("configuration 'inputs' must map table roles to SHA-256 checksums")
         if config.version != CONFIG_VERSION:
             raise InputError(f"configuration version {config.version} is not supported (expected {CONFIG_VERSION})")
         if base is not None:
@@ -97,6 +138,18 @@ class RunConfig:
         if not isinstance(data, dict):
             raise InputError("the configuration must be a JSON object", path=path)
         return cls.from_dict(data, base=path.parent)
+
+
+def sha256_of(path: str | Path) -> str:
+    """SHA-256 of a file, or 'missing' when it is not there."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return "missing"
+    return digest.hexdigest()
 
 
 def default_config(clinical: str, measurements: str | None, measure: str | None, has: set[str],

@@ -46,6 +46,9 @@ class GroupingSpec:
             raise InputError("grouping 'definition' needs the name of a sarcopenia definition")
         if self.kind == "cutoff" and self.cutoff is None:
             raise InputError("grouping 'cutoff' needs a cutoff value")
+        if not isinstance(self.n_permutations, int) or self.n_permutations < 0:
+            raise InputError(f"the number of permutations must be a whole number >= 0, got {self.n_permutations!r}",
+                             field="n_permutations")
         if self.kind == "sex_cutoff" and set(self.cutoffs_by_sex) != {"M", "F"}:
             raise InputError("grouping 'sex_cutoff' needs cutoffs for M and F, e.g. M=52.4,F=38.5")
 

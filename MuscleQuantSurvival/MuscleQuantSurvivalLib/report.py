@@ -32,6 +32,7 @@ from .config import RunConfig
 from .definitions_table import definitions_table
 from .groupings import make_groups
 from .km import kaplan_meier
+from .staging import final_path, staged_folder
 from .tables import Cohort, Exclusions, load_cohort
 
 STYLE = """body{font-family:system-ui,Arial,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -78,6 +79,7 @@ class ReportBuilder:
         self.figure_png: dict[str, bytes] = {}
         self.tables_written: list[Path] = []
         self.failures: list[str] = []
+        self.notes: list[str] = []
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         target = self.out / "tables" / f"{name}.csv"
@@ -251,6 +253,7 @@ class ReportBuilder:
                  f"<h1>{html.escape(self.config.title)}</h1>",
                  _p(f"MuscleQuant {__version__}, lifelines {lifelines.__version__}; generated {stamp}. "
                     "Two-sided p-values; 95 % confidence intervals; Cox models use Efron ties."),
+                 *[_p(f"Note: {note}", "note") for note in self.notes],
                  "<nav><ol>" + "".join(f"<li><a href='#s{i}'>{html.escape(s.title)}</a></li>"
                                        for i, s in enumerate(self.sections)) + "</ol></nav>"]
         for i, section in enumerate(self.sections):
@@ -265,34 +268,42 @@ class ReportBuilder:
 
 
 def build_report(config: RunConfig, out: str | Path, progress: Progress = NULL_PROGRESS,
-                 cohort: Cohort | None = None) -> dict[str, Any]:
+                 cohort: Cohort | None = None, notes: list[str] | None = None) -> dict[str, Any]:
     """Run every configured analysis and write report.html, tables/, figures/ and run.json under ``out``.
 
     ``cohort``: the tables the configuration names, already loaded with its columns (the command line
-    loads them once to build the default configuration and passes them on instead of reading twice)."""
+    loads them once to build the default configuration and passes them on instead of reading twice).
+    ``notes``: what the reader must know about the run (e.g. inputs changed since run.json), shown on top.
+    Everything is written to a staging folder and moved into ``out`` only when complete; run.json records
+    the SHA-256 of every input table so ``--config`` can tell when the tables changed."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder", path=out)
     progress.update("report", 0.0, "loading and validating the cohort tables")
+    digests = config.current_digests()
     if cohort is None:
         cohort = load_cohort(config.clinical, config.measurements, config.cohort_columns(), config.sheet)
     cohort.require_valid(config.exclude_invalid)
-    builder = ReportBuilder(config, out, progress)
-    steps = [("data summary", builder.data_summary), ("Kaplan–Meier", builder.km_sections),
-             ("Cox models", builder.cox_sections), ("definitions", builder.definitions_section),
-             ("correlation and agreement", builder.statistics_sections)]
-    if config.deepsurv:
-        from .deepsurv.report_section import add_deepsurv_section
+    with staged_folder(out) as staging:
+        builder = ReportBuilder(config, staging, progress)
+        builder.notes = list(notes or [])
+        steps = [("data summary", builder.data_summary), ("Kaplan–Meier", builder.km_sections),
+                 ("Cox models", builder.cox_sections), ("definitions", builder.definitions_section),
+                 ("correlation and agreement", builder.statistics_sections)]
+        if config.deepsurv:
+            from .deepsurv.report_section import add_deepsurv_section
 
-        steps.append(("radiomics deep survival",
-                      lambda c: add_deepsurv_section(builder, c, Section, _table_html, _p)))
-    for number, (label, step) in enumerate(steps):
-        progress.update("report", number / len(steps), label)
-        step(cohort)
-    write_json(out / "run.json", config.to_dict())
-    text = builder.html()
-    write_atomic(out / "report.html", lambda p: p.write_text(text, encoding="utf-8"))
+            steps.append(("radiomics deep survival",
+                          lambda c: add_deepsurv_section(builder, c, Section, _table_html, _p)))
+        for number, (label, step) in enumerate(steps):
+            progress.update("report", number / len(steps), label)
+            step(cohort)
+        config.inputs = digests
+        write_json(staging / "run.json", config.to_dict())
+        text = builder.html()
+        write_atomic(staging / "report.html", lambda p: p.write_text(text, encoding="utf-8"))
     progress.update("report", 1.0, f"wrote {out / 'report.html'}")
     return {"report": str(out / "report.html"), "config": str(out / "run.json"),
-            "figures": sorted(builder.figure_png), "tables": [str(p) for p in builder.tables_written],
-            "failed_analyses": builder.failures, "validation": cohort.report.summary()}
+            "figures": sorted(builder.figure_png),
+            "tables": [final_path(p, staging, out) for p in builder.tables_written],
+            "failed_analyses": builder.failures, "validation": cohort.report.summary(), "notes": builder.notes}

@@ -9,6 +9,8 @@ it used and why the others were left out (:class:`Exclusions`).
 
 from __future__ import annotations
 
+import csv
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -142,18 +144,34 @@ def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
         raise InputError("file not found", path=path)
     suffix = path.suffix.lower()
     try:
+        if path.stat().st_size == 0:
+            raise InputError("the file is empty (no header row, no data rows)", path=path)
         if suffix in (".csv", ".tsv", ".txt"):
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
+            # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark that would stick to the first column name
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
                                 sep="\t" if suffix == ".tsv" else None, engine="python")
         elif suffix in (".xlsx", ".xlsm"):
+            if not zipfile.is_zipfile(path):
+                raise InputError("is not an Excel workbook (an .xlsx file is a zip archive; is it a CSV or an old .xls "
+                                 "saved under this name?): save it as .xlsx, or give it the .csv suffix", path=path)
             frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=object, engine="openpyxl")
             frame = frame.map(_cell_text)
         else:
             raise InputError("unsupported table format (use .csv, .tsv or .xlsx)", path=path)
     except InputError:
         raise
-    except (ValueError, KeyError, OSError, pd.errors.ParserError) as exc:
+    except UnicodeDecodeError as exc:
+        raise InputError(f"is not a UTF-8 text table (undecodable byte at position {exc.start}); save it as "
+                         "CSV UTF-8, or as .xlsx", path=path) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise InputError("the table has no columns (an empty or blank file)", path=path) from exc
+    except (ValueError, KeyError, OSError, pd.errors.ParserError, csv.Error, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot read the table: {' '.join(str(exc).split())}", path=path) from exc
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises its own types for a damaged workbook
+        if suffix not in (".xlsx", ".xlsm"):
+            raise
+        raise InputError(f"cannot read the workbook: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}",
+                         path=path) from exc
     if frame.empty:
         raise InputError("the table has no data rows", path=path)
     frame.columns = [str(c).strip() for c in frame.columns]

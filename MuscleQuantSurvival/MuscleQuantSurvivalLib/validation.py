@@ -8,16 +8,20 @@ measurement) are reported and the row stays usable where it has what an analysis
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from MuscleQuantLib.ranges import AGE_Y, HEIGHT_M, WEIGHT_KG, PlausibleRange, measure_range
+
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
 SEX_CODES = {"m": "M", "male": "M", "man": "M", "f": "F", "female": "F", "woman": "F"}
 TIME_SUFFIXES = ("_months", "_days", "_weeks", "_years", "_time")
-MAX_HEIGHT_M = 3.0  # SPEC 3: a height above 3 is a unit error (centimetres), refused
+MAX_HEIGHT_M = HEIGHT_M.high  # SPEC 3: a height above 3 is a unit error (centimetres), refused
+DECIMAL_COMMA = r"[-+]?\d+,\d+"  # '1,75' where 1.75 is meant (a spreadsheet in a decimal-comma locale)
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,8 @@ class _Checker:
             self.bad_rows.setdefault(int(index), []).append(f"{column}: {reason}")
 
     def numeric(self, column: str, *, positive: bool = False, low: float | None = None,
-                high: float | None = None, what: str = "value") -> pd.Series:
+                high: float | None = None, what: str = "value",
+                plausible: PlausibleRange | None = None) -> pd.Series:
         """Parse a column as numbers; each non-number, missing or out-of-range cell is one issue.
 
         Parsing and range checks are vectorised; only the flagged cells are visited (in row order) to
@@ -150,18 +155,35 @@ class _Checker:
             flagged |= values < low
         if high is not None:
             flagged |= values > high
+        if plausible is not None:
+            flagged |= finite & ~values.map(lambda v: plausible.contains(float(v)))
         for index in text.index[flagged.to_numpy()]:
             cell, value = text[index], values[index]
             if missing[index]:
                 self.add(index, column, "missing value; the row is left out of analyses that need this column",
                          "warning")
             elif not finite[index]:
-                self.add(index, column, f"not a number: {cell!r} (wrong type; expected a number: {what})")
+                self.add(index, column, _not_a_number(cell, what))
             elif positive and value <= 0:
                 self.add(index, column, f"{what} must be > 0, got {cell}")
             elif (low is not None and value < low) or (high is not None and value > high):
                 self.add(index, column, f"implausible {what} {cell} (expected {low} to {high})")
-        return values.where(finite)
+            elif plausible is not None and not plausible.contains(float(value)):
+                self.add(index, column, str(plausible.problem(float(value))))
+        usable = finite.copy()
+        if plausible is not None:  # an implausible value is an error of its row, never a number to analyse
+            usable &= values.map(lambda v: plausible.contains(float(v))).astype(bool)
+        return values.where(usable)
+
+
+def _not_a_number(cell: str, what: str) -> str:
+    if re.fullmatch(DECIMAL_COMMA, cell):
+        return (f"not a number: {cell!r} has a decimal comma; write {cell.replace(',', '.')} (a point as the decimal "
+                f"separator, expected a number: {what})")
+    return f"not a number: {cell!r} (wrong type; expected a number: {what})"
+
+
+
 
 
 def _check_columns(raw: pd.DataFrame, needed: Sequence[str], checker: _Checker) -> None:
@@ -210,11 +232,14 @@ def _check_sex(raw: pd.DataFrame, column: str, checker: _Checker) -> pd.Series:
 
 def _check_heights(raw: pd.DataFrame, column: str, checker: _Checker) -> pd.Series:
     heights = checker.numeric(column, positive=True, what="height in metres")
-    for index, value in heights.items():
+    for index in heights.index[((heights > MAX_HEIGHT_M) | (heights < HEIGHT_M.low)).to_numpy()]:
+        value = heights[index]
         if value > MAX_HEIGHT_M:
             checker.add(index, column, f"height {raw.at[index, column]} is above {MAX_HEIGHT_M:g}: looks like "
                         f"centimetres; heights must be in metres (e.g. {value:g} cm -> {value / 100:g} m)")
-    return heights.where(heights <= MAX_HEIGHT_M)
+        else:
+            checker.add(index, column, str(HEIGHT_M.problem(float(value))))
+    return heights.where((heights <= MAX_HEIGHT_M) & (heights >= HEIGHT_M.low))
 
 
 def validate_clinical(raw: pd.DataFrame, table: str, columns: CohortColumns, report: ValidationReport,
@@ -252,15 +277,22 @@ def validate_clinical(raw: pd.DataFrame, table: str, columns: CohortColumns, rep
     if columns.height in raw.columns:
         typed[columns.height] = _check_heights(raw, columns.height, checker)
     if columns.weight in raw.columns:
-        typed[columns.weight] = checker.numeric(columns.weight, positive=True, what="weight in kg")
+        typed[columns.weight] = checker.numeric(columns.weight, positive=True, what="weight in kg", plausible=WEIGHT_KG)
     if columns.height in raw.columns and columns.weight in raw.columns:
         typed["bmi"] = typed[columns.weight] / typed[columns.height] ** 2
     if columns.age in raw.columns:
-        typed[columns.age] = checker.numeric(columns.age, low=0, high=120, what="age in years")
+        typed[columns.age] = checker.numeric(columns.age, what="age in years", plausible=AGE_Y)
     done = {columns.id, columns.sex, columns.height, columns.weight, columns.age,
             *(c for e in endpoints for c in (e.time, e.event))}
     for column in columns.numeric:
         if column in raw.columns and column not in done:
+            typed[column] = checker.numeric(column, what="number")
+    for column in raw.columns:  # a mostly numeric column written with decimal commas: caught here, not at analysis
+        if column in done or column in columns.numeric:
+            continue
+        present = raw[column][~raw[column].str.lower().isin(MISSING_TOKENS)]
+        commas = present.str.fullmatch(DECIMAL_COMMA)
+        if len(present) and commas.any() and (commas | pd.to_numeric(present, errors="coerce").notna()).mean() >= 0.5:
             typed[column] = checker.numeric(column, what="number")
     return typed, endpoints, checker.bad_rows
 
@@ -279,8 +311,9 @@ def validate_measurements(raw: pd.DataFrame, table: str, id_column: str,
         text = raw[column]
         present = text[~text.str.lower().isin(MISSING_TOKENS)]
         parsed = pd.to_numeric(present, errors="coerce")
-        if len(present) and parsed.notna().mean() >= 0.5:  # a numeric column: every cell must be a number
-            typed[column] = checker.numeric(column, what="measurement")
+        numeric_share = (parsed.notna() | present.str.fullmatch(DECIMAL_COMMA)).mean() if len(present) else 0.0
+        if numeric_share >= 0.5:  # a numeric column (decimal commas too): every cell must be a number
+            typed[column] = checker.numeric(column, what="measurement", plausible=measure_range(column))
         else:
             typed[column] = text.where(~text.str.lower().isin(MISSING_TOKENS))
     return typed, set(checker.bad_rows)

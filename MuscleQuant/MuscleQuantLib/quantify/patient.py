@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError, UnitError
+from ..ranges import AGE_Y, HEIGHT_M, WEIGHT_KG
 
 SEX_CODES = {"m": "M", "male": "M", "f": "F", "female": "F"}
-MAX_HEIGHT_M = 3.0  # above this, the value is almost surely centimetres
-MIN_HEIGHT_M = 0.4
-WEIGHT_RANGE_KG = (2.0, 400.0)
-AGE_RANGE_Y = (0.0, 125.0)
+# The plausible ranges live in MuscleQuantLib/ranges.py, shared with cohort validation (issue 17 defect 8).
+MAX_HEIGHT_M = HEIGHT_M.high  # above this, the value is almost surely centimetres
+MIN_HEIGHT_M = HEIGHT_M.low
+WEIGHT_RANGE_KG = (WEIGHT_KG.low, WEIGHT_KG.high)
+AGE_RANGE_Y = (AGE_Y.low, AGE_Y.high)
 
 
 @dataclass(frozen=True)

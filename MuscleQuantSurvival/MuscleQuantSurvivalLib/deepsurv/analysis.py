@@ -75,6 +75,20 @@ def read_features(path: str | Path, id_column: str = "patient_id") -> pd.DataFra
     return values.set_index(table[id_column])
 
 
+def imputation_note(values: pd.DataFrame, sets: pd.Series) -> str:
+    """Say how many missing (NaN) and infinite feature values the training medians replace, and where."""
+    array = values.to_numpy(dtype=float)
+    missing, infinite = np.isnan(array), np.isinf(array)
+    if not (missing.any() or infinite.any()):
+        return ""
+    columns = [str(c) for c, bad in zip(values.columns, (missing | infinite).any(axis=0), strict=True) if bad]
+    per_set = ", ".join(f"{name} {int((missing | infinite)[(sets == name).to_numpy()].any(axis=1).sum())}"
+                        for name in SETS if (sets == name).any())
+    return (f"features: {int(missing.sum())} missing (NaN) and {int(infinite.sum())} infinite values were replaced by "
+            f"the training median before scaling (patients affected per set: {per_set}; columns: "
+            f"{', '.join(columns[:5])}{' ...' if len(columns) > 5 else ''})")
+
+
 def _sets(data: pd.DataFrame, column: str) -> pd.Series:
     values = data[column].astype(str).str.strip().str.lower()
     unknown = sorted(set(values) - set(SETS))
@@ -139,6 +153,12 @@ def run_deepsurv(cohort: Cohort, features: pd.DataFrame, request: DeepSurvReques
     is_train = (sets == "train").to_numpy()
     settings = request.settings
     scaler = FeatureScaler.fit(x_all[is_train])
+    if not scaler.columns:
+        example = next(iter(scaler.dropped.items()), ("", "no feature columns"))
+        raise InputError(f"no usable feature column: all {len(scaler.dropped)} are constant or mostly missing in the "
+                         f"training patients (e.g. {example[0]}: {example[1]}); DeepSurv needs features that vary",
+                         field="--features")
+    imputed = imputation_note(x_all[scaler.columns], sets)
     x = scaler.transform(x_all)
     autoencoder, ae_log = fit_autoencoder(x[is_train], settings, event[is_train])
     codes = encode(autoencoder, x)
@@ -184,6 +204,8 @@ def run_deepsurv(cohort: Cohort, features: pd.DataFrame, request: DeepSurvReques
     pipeline = SurvivalPipeline(scaler, autoencoder, deepsurv, settings, card)
     if scaler.dropped:
         notes.append(f"{len(scaler.dropped)} feature columns not used (constant or mostly missing in training)")
+    if imputed:
+        notes.append(imputed)
     return DeepSurvResult(metrics, risk_table, pipeline, km, exclusions, codes, notes)
 
 

@@ -27,6 +27,17 @@ from .networks import DeepSurvNet, FeatureAutoencoder
 from .training import DeepSurvSettings, FeatureScaler, encode, predict_risk
 
 KIND = "radiomics_deepsurv"
+
+
+def _finite(value: Any) -> Any:
+    """The card with NaN/inf (a C-index CI from too few resamples) as null: strict JSON, still sealable."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
 WEIGHTS = "weights.safetensors"
 
 
@@ -72,7 +83,7 @@ def save_pipeline(pipeline: SurvivalPipeline, out_dir: str | Path, overwrite: bo
                 "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "feature_columns": list(pipeline.scaler.columns), "settings": pipeline.settings.to_dict(),
                 "weights": {"file": WEIGHTS, "sha256": sha256_file(tmp / WEIGHTS), "size": (tmp / WEIGHTS).stat().st_size}}
-        write_json(tmp / CARD_FILE, seal(json.loads(json.dumps(card, allow_nan=False))))
+        write_json(tmp / CARD_FILE, seal(json.loads(json.dumps(_finite(card), allow_nan=False))))
         load_pipeline(tmp)
         install_dir(tmp, out_dir, overwrite)
     return out_dir
