@@ -111,6 +111,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
     sitk.WriteImage(plain, str(d / "plain.seg.nrrd"))
     w["seg_plain"] = d / "plain.seg.nrrd"
     w["mr"] = write_image(d / "mr.nii.gz", (image + 1000).astype(np.int16))
+    w["nan_ct"] = write_image(d / "nan_ct.nii.gz", np.full(image.shape, np.nan, np.float32))
     w["existing_out"] = d / "existing.nii.gz"
     w["existing_out"].write_bytes(b"previous")
     w["pairs_garbage"] = d / "pairs.csv"
@@ -247,6 +248,7 @@ CASES = [
     # radiomics
     ("radiomics-no-muscle", "radiomics {img} {lab_zero} --out {out}/f.csv", ["lab_zero.nii.gz"]),
     ("radiomics-not-csv", "radiomics {img} {lab} --out {out}/f.txt", ["f.txt"]),
+    ("radiomics-all-nan", "radiomics {nan_ct} {lab} --out {out}/f.csv --features fast", ["nan_ct.nii.gz", "NaN"]),
     ("radiomics-features", "radiomics {img} {lab} --out {out}/f.csv --features nope", ["--features"]),
     # models
     ("models-import-empty", "models import {nomodel}", ["nomodel", "model.json"]),

@@ -110,7 +110,10 @@ def _extract_one(task: tuple) -> tuple[str, dict[str, float] | None, dict[str, A
 
     patient_id, image_path, labels_path, metadata, settings, preset, slice_index = task
     try:
-        image = read_image(image_path, allow_single_slice=True)
+        from ..quantify.presets import PRESETS
+
+        modality = str((metadata or {}).get("modality") or PRESETS[preset].modality).upper()
+        image = read_image(image_path, allow_single_slice=True, modality=modality)  # NaN / non-HU refused
         labels, seg_names, _ = read_labels(labels_path, image)
         result = extract_case(image, labels, settings, preset=preset, patient_id=patient_id,
                               slice_index=slice_index, metadata=metadata, label_names=seg_names or None)
