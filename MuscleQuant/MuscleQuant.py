@@ -51,12 +51,13 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
-        self.logic = self.approvedVersion = None
+        self.logic = self.approvedVersion = self.batchPanel = None
         self.modelRows, self.nodeFolders = [], {}
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
         from MuscleQuantLib.slicer_bridge import settings, widget_logic
+        from MuscleQuantLib.slicer_bridge.batch_review_panel import BatchReviewPanel
         from MuscleQuantLib.slicer_bridge.runner import TaskRunner
         from MuscleQuantLib.slicer_bridge.workfolders import WorkFolders
 
@@ -83,6 +84,7 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                              (self.ui.exportCsvButton, self.onExportCsv), (self.ui.drawOutlineButton, self.onDrawOutline),
                              (self.ui.trainApprovedButton, self.onTrainOnApproved)):
             button.clicked.connect(lambda checked, slot=slot: slot())  # clicked(bool): never into a slot's parameter
+        self.batchPanel = BatchReviewPanel(self)  # Batch review: open a batch folder, step, correct, approve
         self.ui.presetComboBox.currentIndexChanged.connect(self.onPresetChanged)
         self.ui.inputVolumeSelector.currentNodeChanged.connect(self.onInputChanged)
         self.ui.outputSegmentationSelector.currentNodeChanged.connect(self.onOutputChanged)
@@ -126,6 +128,8 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for name, enabled in widget_logic.enabled_widgets(self.runner.busy, self.segmentation(),
                                                           self.currentPreset()).items():
             getattr(self.ui, name).enabled = enabled
+        if self.batchPanel is not None:
+            self.batchPanel.updateButtons(self.runner.busy)
 
     def currentPreset(self):
         return self.ui.presetComboBox.currentData
