@@ -300,3 +300,28 @@ def test_cli_runs_a_manifest_with_slices_and_refuses_bad_usage(run_cli, cohort, 
         import dask_jobqueue  # noqa: F401
     except ImportError:
         assert code == 2 and "--cluster needs dask-jobqueue" in err
+
+
+def test_cluster_option_building_and_jobqueue_class_choice(monkeypatch):
+    """--cluster slurm|pbs|sge: options become dask-jobqueue arguments (one single-threaded worker process per
+    job by default), and the class matches the scheduler kind (a stand-in module records the call)."""
+    import sys
+    import types
+
+    from MuscleQuantLib.batch.cli import cluster_options
+    from MuscleQuantLib.batch.dask_executor import cluster_kwargs, make_cluster
+
+    options = cluster_options(["queue=short", "memory=8GiB", "cores=2", "job-extra-directives=--exclusive"])
+    assert cluster_kwargs(options) == {"cores": 2, "processes": 1, "memory": "8GiB", "queue": "short",
+                                       "job_extra_directives": "--exclusive"}
+    with pytest.raises(InputError, match="KEY=VALUE"):
+        cluster_options(["queue"])
+    made = []
+    fake = types.ModuleType("dask_jobqueue")
+    for name in ("SLURMCluster", "PBSCluster", "SGECluster"):
+        setattr(fake, name, lambda name=name, **kw: made.append((name, kw)) or name)
+    monkeypatch.setitem(sys.modules, "dask_jobqueue", fake)
+    assert make_cluster("pbs", {"queue": "q"}) == "PBSCluster"
+    assert made == [("PBSCluster", {"cores": 1, "processes": 1, "memory": "4GiB", "queue": "q"})]
+    with pytest.raises(InputError, match="unknown cluster kind"):
+        make_cluster("lsf", {})
