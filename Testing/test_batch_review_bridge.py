@@ -84,10 +84,14 @@ def test_approval_merges_a_new_version_with_provenance_and_never_touches_the_aut
     largest = max(summary["labels"], key=lambda label: label["voxels"])["name"]
     mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, largest, volume)
     assert mask.sum() == largest_voxels(summary, largest)
+    assert not batch_review.unapproved_edits(segmentation, automatic_labels(item))
     slicer.util.updateSegmentBinaryLabelmapFromArray(np.zeros_like(mask), segmentation, largest, volume)
+    assert batch_review.unapproved_edits(segmentation, automatic_labels(item))
     with pytest.raises(InputError, match="approver"):
         batch_review.approval_task(segmentation, "  ")
-    first = batch_review.approval_task(segmentation, "Dr. Review")()
+    job = batch_review.approval_task(segmentation, "Dr. Review")
+    assert not batch_review.unapproved_edits(segmentation, job.labels)
+    first = job()
     second = batch_review.approval_task(segmentation, "Dr. Second", note="checked twice")()
     assert (first["version"], second["version"]) == (1, 2)
     assert 0 < first["dice_auto_vs_approved"] < 1
@@ -101,6 +105,12 @@ def test_approval_merges_a_new_version_with_provenance_and_never_touches_the_aut
     assert row["review_status"] == "approved" and row["review_version"] == 2 and row["approved_by"] == "Dr. Second"
     assert row["dice_auto_vs_approved"] == second["dice_auto_vs_approved"] and row["approved_at"]
     assert row["csa_total_cm2"] < before["csa_total_cm2"] and before["review_status"] == "automatic"
+    # Opened again, the case starts from its latest approved version; Dice stays against the automatic map.
+    again = batch_review.read_case(out, item)
+    assert again.shown == folder / "review" / "v2" / "labels.nii.gz" and np.array_equal(again.saved, expected)
+    _, reopened = batch_review.show_case(again)
+    assert np.array_equal(batch_review.labels_of(reopened), expected)
+    assert reopened.GetAttribute(mrml.AI_LABELS_ATTRIBUTE) == item["labels"]
     other = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "not a batch case")
     with pytest.raises(InputError, match="not a batch case"):
         batch_review.approval_task(other, "Dr. Review")

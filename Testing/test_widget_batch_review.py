@@ -102,6 +102,25 @@ def test_story_open_flagged_first_correct_approve_twice_next_and_cohort_report(h
     ui.approveBatchCaseButton.click()
     assert any("approver" in text for text in harness.dialogs_of("errorDisplay"))
     assert table(out).loc["B", "review_status"] == "automatic"
+    assert harness.dialogs_of("confirmOkCancelDisplay") == []  # Next after approving: nothing to lose
+
+    # Leaving a case with unapproved corrections asks first; Cancel stays, OK goes back to the approved case.
+    b_segmentation, b_volume = ui.outputSegmentationSelector.currentNode(), ui.inputVolumeSelector.currentNode()
+    name = mrml.engine_summary(b_segmentation)["labels"][0]["name"]
+    mask = slicer.util.arrayFromSegmentBinaryLabelmap(b_segmentation, name, b_volume)
+    slicer.util.updateSegmentBinaryLabelmapFromArray(1 - mask, b_segmentation, name, b_volume)
+    harness.confirm_answers = [False]
+    ui.previousCaseButton.click()
+    harness.pump(timeout=120)
+    assert len(harness.dialogs_of("confirmOkCancelDisplay")) == 1 and "not approved" in harness.dialogs[-1][1]
+    assert ui.batchCaseLabel.text.startswith("Case 2 of 3: B (") and slicer.mrmlScene.IsNodePresent(b_segmentation)
+    harness.confirm_answers = [True]
+    ui.previousCaseButton.click()
+    harness.pump(timeout=120)
+    assert ui.batchCaseLabel.text.startswith("Case 1 of 3: A (") and "approved v2" in ui.batchCaseLabel.text
+    reopened = ui.outputSegmentationSelector.currentNode()  # starts from the approved version, not the automatic
+    assert not slicer.util.arrayFromSegmentBinaryLabelmap(reopened, largest, ui.inputVolumeSelector.currentNode()).any()
+    assert not slicer.mrmlScene.IsNodePresent(b_segmentation) and table(out).loc["B", "review_status"] == "automatic"
 
     # cohort report reads the batch table directly; the cohort it analyses holds the approved values.
     from MuscleQuantSurvivalLib.tables import load_cohort

@@ -91,6 +91,8 @@ class CaseData:
     ijk_to_ras: np.ndarray
     summary: dict[str, Any]  # the case's segmentation.json: labels, slice, plausibility flags
     labels: Path  # the automatic label map (read only)
+    shown: Path  # what the reviewer starts from: the latest approved version, else the automatic map
+    saved: np.ndarray  # its voxels (z, y, x): what "no unapproved correction" compares against
 
 
 def read_case(out: str | Path, item: dict[str, Any]) -> CaseData:
@@ -100,6 +102,7 @@ def read_case(out: str | Path, item: dict[str, Any]) -> CaseData:
 
     from ..batch.discover import SeriesInfo
     from ..batch.reader import read_series
+    from ..batch.review import latest_approval
     from ..batch.store import CaseStore
 
     state = CaseStore(Path(out)).read(item["case_id"])
@@ -110,8 +113,11 @@ def read_case(out: str | Path, item: dict[str, Any]) -> CaseData:
                                    files=source["files"], thickness_mm=source.get("thickness_mm"))).image
     folder = CaseStore(Path(out)).folder(item["case_id"])
     summary = json.loads((folder / state["outputs"]["segmentation"]).read_text(encoding="utf-8"))
-    return CaseData(Path(out), item, sitk.GetArrayFromImage(image), ijk_to_ras(image), summary,
-                    folder / state["outputs"]["labels"])
+    labels = folder / state["outputs"]["labels"]
+    approval = latest_approval(folder)
+    shown = folder / approval["labels"] if approval else labels
+    return CaseData(Path(out), item, sitk.GetArrayFromImage(image), ijk_to_ras(image), summary, labels, shown,
+                    sitk.GetArrayFromImage(sitk.ReadImage(str(shown))))
 
 
 def ijk_to_ras(image: Any) -> np.ndarray:
@@ -124,14 +130,16 @@ def ijk_to_ras(image: Any) -> np.ndarray:
 
 
 def show_case(data: CaseData) -> tuple[Any, Any]:
-    """GUI thread: the case's volume and its automatic result as a segmentation node (one segment per
-    label, the summary with its plausibility flags on the node); returns (volume, segmentation)."""
+    """GUI thread: the case's volume and its result as a segmentation node (the latest approved version,
+    else the automatic one; one segment per label, the summary with its plausibility flags on the node);
+    returns (volume, segmentation). The node's AI label map stays the automatic one (Dice is against it)."""
     import slicer
 
     item = data.item
     name = str(item.get("patient_id") or item["case_id"])
     volume = slicer.util.addVolumeFromArray(data.voxels, data.ijk_to_ras, name)
-    segmentation = mrml.import_engine_result(data.labels, data.summary, volume, name=f"{name} muscle (batch)")
+    segmentation = mrml.import_engine_result(data.shown, data.summary, volume, name=f"{name} muscle (batch)")
+    segmentation.SetAttribute(mrml.AI_LABELS_ATTRIBUTE, str(data.labels))
     tag = json.dumps({"out": str(data.out), "case_id": item["case_id"]})
     for node in (volume, segmentation):
         node.SetAttribute(CASE_ATTRIBUTE, tag)
@@ -153,22 +161,50 @@ def remove_nodes(nodes: tuple[Any, ...]) -> None:
             slicer.mrmlScene.RemoveNode(node)
 
 
-def approval_task(segmentation_node: Any, approver: str, note: str = "") -> Callable[[], dict[str, Any]]:
-    """Approve the reviewed segmentation of a batch case. Now, on the GUI thread: the checks and the label
-    map (segments → engine label values). The returned function touches no MRML: it writes the label map on
-    the automatic map's grid to a staging file and calls :func:`merge_approved` (measure, ``review/vN``,
-    table with provenance); it returns the approval."""
-    case = case_of(segmentation_node)
-    if case is None:
-        raise InputError("the selected segmentation is not a batch case under review", field="segmentation")
-    if not approver.strip():
-        raise InputError("an approval needs the approver's name (Approved by)", field="approver")
+def labels_of(segmentation_node: Any) -> np.ndarray:
+    """GUI thread: the segmentation as the engine's label map (its label values) on its volume's grid."""
     volume = mrml.source_volume(segmentation_node)
     if volume is None:
         raise InputError("the case's volume was removed from the scene", field="volume")
     summary = mrml.engine_summary(segmentation_node) or {}
     value_by_name = {label["name"]: int(label["value"]) for label in summary.get("labels", [])}
-    approved, _ = mrml.segmentation_to_labelmap(segmentation_node, volume, value_by_name)
+    return mrml.segmentation_to_labelmap(segmentation_node, volume, value_by_name)[0]
+
+
+@dataclasses.dataclass
+class ApprovalJob:
+    """An approval split for a worker thread: ``labels`` (taken from MRML already) and ``finish``, which
+    touches no MRML and returns the approval of :func:`merge_approved`."""
+
+    labels: np.ndarray
+    finish: Callable[[], dict[str, Any]]
+
+    def __call__(self) -> dict[str, Any]:
+        return self.finish()
+
+
+def unapproved_edits(segmentation_node: Any, saved: np.ndarray | None) -> bool:
+    """Whether the case's segmentation differs from what is saved (the automatic map, or the version
+    approved last): leaving the case then asks first. False once the nodes left the scene."""
+    import slicer
+
+    if segmentation_node is None or saved is None or not slicer.mrmlScene.IsNodePresent(segmentation_node) \
+            or mrml.source_volume(segmentation_node) is None:
+        return False
+    return not np.array_equal(labels_of(segmentation_node), saved)
+
+
+def approval_task(segmentation_node: Any, approver: str, note: str = "") -> ApprovalJob:
+    """Approve the reviewed segmentation of a batch case. Now, on the GUI thread: the checks and the label
+    map (segments → engine label values). The job touches no MRML: it writes the label map on the
+    automatic map's grid to a staging file and calls :func:`merge_approved` (measure, ``review/vN``, table
+    with provenance); it returns the approval."""
+    case = case_of(segmentation_node)
+    if case is None:
+        raise InputError("the selected segmentation is not a batch case under review", field="segmentation")
+    if not approver.strip():
+        raise InputError("an approval needs the approver's name (Approved by)", field="approver")
+    approved = labels_of(segmentation_node)
     automatic = segmentation_node.GetAttribute(mrml.AI_LABELS_ATTRIBUTE)
 
     def finish() -> dict[str, Any]:
@@ -185,7 +221,7 @@ def approval_task(segmentation_node: Any, approver: str, note: str = "") -> Call
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    return finish
+    return ApprovalJob(approved, finish)
 
 
 def enabled_widgets(busy: bool, session: ReviewSession | None) -> dict[str, bool]:

@@ -22,8 +22,10 @@ class BatchReviewPanel:
         self.widget, self.ui = widget, widget.ui
         self.session: batch_review.ReviewSession | None = None
         self.nodes: tuple[Any, ...] = ()
+        self.saved = self.pending = None  # the case's label map as saved (automatic or approved last)
         for button, slot in ((self.ui.openBatchButton, self.onOpen),
-                             (self.ui.previousCaseButton, self.onPrevious), (self.ui.nextCaseButton, self.onNext),
+                             (self.ui.previousCaseButton, lambda: self.onStep(-1)),
+                             (self.ui.nextCaseButton, lambda: self.onStep(+1)),
                              (self.ui.approveBatchCaseButton, self.onApprove)):
             button.clicked.connect(lambda checked, slot=slot: slot())
 
@@ -31,7 +33,19 @@ class BatchReviewPanel:
         for name, enabled in batch_review.enabled_widgets(busy, self.session).items():
             getattr(self.ui, name).enabled = enabled
 
+    def leave(self) -> bool:
+        """Whether the shown case may be left: yes when its segmentation is as saved, else the user decides."""
+        import slicer
+
+        if not batch_review.unapproved_edits(self.nodes[1] if self.nodes else None, self.saved):
+            return True
+        return bool(slicer.util.confirmOkCancelDisplay(
+            "This case has corrections that are not approved yet. Leave it and lose them? (Cancel stays on the "
+            "case; Approve case saves them.)"))
+
     def onOpen(self) -> None:
+        if not self.leave():
+            return
         folder = self.ui.batchFolderPathLineEdit.currentPath
         self.widget.startTask(lambda: ThreadTask(lambda: batch_review.ReviewSession.load(folder)).start(),
                               "Opening the batch folder…", self.onOpened)
@@ -40,12 +54,10 @@ class BatchReviewPanel:
         self.session = session
         self.show()
 
-    def onPrevious(self) -> None:
-        if self.session is not None and self.session.move(-1):
-            self.show()
-
-    def onNext(self) -> None:
-        if self.session is not None and self.session.move(+1):
+    def onStep(self, step: int) -> None:
+        """Previous (-1) / Next (+1), after asking when the shown case has unapproved corrections."""
+        if self.session is not None and 0 <= self.session.index + step < len(self.session.queue) and self.leave():
+            self.session.move(step)
             self.show()
 
     def show(self) -> None:
@@ -59,6 +71,7 @@ class BatchReviewPanel:
 
         previous, ui = self.nodes, self.ui
         volume, segmentation = self.nodes = batch_review.show_case(data)
+        self.saved = data.saved
         ui.inputVolumeSelector.setCurrentNode(volume)
         ui.outputSegmentationSelector.setCurrentNode(segmentation)
         self.widget.onOutputChanged(segmentation)  # the case's flags in the highlighted flags panel
@@ -79,14 +92,16 @@ class BatchReviewPanel:
         import slicer
 
         try:
-            finish = batch_review.approval_task(self.nodes[1] if self.nodes else None, self.ui.approverLineEdit.text)
+            job = batch_review.approval_task(self.nodes[1] if self.nodes else None, self.ui.approverLineEdit.text)
         except Exception as exc:
             slicer.util.errorDisplay(f"Approval failed: {exc}")
             return
-        self.widget.startTask(lambda: ThreadTask(finish).start(), "Approving the batch case…", self.onApproved)
+        self.pending = job.labels
+        self.widget.startTask(lambda: ThreadTask(job).start(), "Approving the batch case…", self.onApproved)
 
     def onApproved(self, approval: dict[str, Any]) -> None:
         self.session.approved(approval)
+        self.saved = self.pending
         self.showLine()
         dice = approval.get("dice_auto_vs_approved")
         self.ui.statusLabel.text = (f"Approved as version {approval['version']} (Dice automatic vs approved "
