@@ -90,7 +90,7 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.outputSegmentationSelector.currentNodeChanged.connect(self.onOutputChanged)
         for signal in (self.ui.caseStorePathLineEdit.currentPathChanged, self.ui.approverLineEdit.textChanged,
                        self.ui.deviceComboBox.currentIndexChanged, self.ui.modelPathLineEdit.currentPathChanged,
-                       self.ui.trainMinutesSpinBox.valueChanged):
+                       self.ui.trainMinutesSpinBox.valueChanged, self.ui.batchFolderPathLineEdit.currentPathChanged):
             signal.connect(lambda value: settings.save(self.ui, qt.QSettings(), settings.MUSCLEQUANT))
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)

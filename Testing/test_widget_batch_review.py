@@ -135,3 +135,23 @@ def test_story_open_flagged_first_correct_approve_twice_next_and_cohort_report(h
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "report" / "report.html").is_file()
+
+
+def test_batch_folder_is_remembered_and_a_folder_that_is_no_batch_output_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("MUSCLEQUANT_HOME", str(tmp_path / "home"))
+    stored = {"MuscleQuant/BatchFolder": str(tmp_path / "earlier")}
+    harness = Harness(monkeypatch, settings=stored)
+    try:
+        widget = harness.open_module("MuscleQuant")
+        harness.pump(timeout=120)
+        ui = widget.ui
+        assert ui.batchFolderPathLineEdit.currentPath == str(tmp_path / "earlier")  # restored at start
+        ui.batchFolderPathLineEdit.currentPath = str(tmp_path)
+        assert stored["MuscleQuant/BatchFolder"] == str(tmp_path)
+        ui.openBatchButton.click()
+        harness.pump(timeout=60)
+        assert any("no cases/ folder" in text for text in harness.dialogs_of("errorDisplay"))
+        assert ui.batchCaseLabel.text == "No batch folder open" and not ui.approveBatchCaseButton.enabled
+        assert ui.openBatchButton.enabled and ui.runButton.enabled
+    finally:
+        harness.close()

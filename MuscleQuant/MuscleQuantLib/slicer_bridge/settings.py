@@ -26,6 +26,7 @@ MUSCLEQUANT = (
     Field("deviceComboBox", "currentText", "MuscleQuant/Device", "auto"),
     Field("modelPathLineEdit", "currentPath", "MuscleQuant/ModelFolder", ""),
     Field("trainMinutesSpinBox", "value", "MuscleQuant/TrainMinutes", 30.0),
+    Field("batchFolderPathLineEdit", "currentPath", "MuscleQuant/BatchFolder", ""),
 )
 SURVIVAL = (
     Field("clinicalPathLineEdit", "currentPath", "MuscleQuantSurvival/ClinicalTable", ""),
