@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import SimpleITK as sitk
 import torch
 
 from MuscleQuantLib.inference.segment import SegmentRequest, segment
@@ -20,6 +22,9 @@ from MuscleQuantLib.progress import NULL_PROGRESS
 from MuscleQuantLib.training.run import TrainRequest, train
 
 pytestmark = pytest.mark.slow
+# TotalSegmentator ids (example_seg README): spleen, kidneys, gallbladder, liver, stomach, pancreas, small bowel,
+# duodenum, colon
+ORGANS = [1, 2, 3, 4, 5, 6, 7, 18, 19, 20]
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +59,9 @@ def test_flags_fire_on_phantom_model_output_on_real_ct(phantom_l3_model, shared_
     assert any(f["check"] == "position" for f in psoas), fired
     areas = {entry["name"]: entry["area_mm2"] for entry in written["labels"]}
     assert areas["psoas_major_right"] > 3 * areas["psoas_major_left"]  # the liver side
+    # What the position flag stands for: the flagged "psoas" lies in organs (TotalSegmentator's labels).
+    value = {entry["name"]: entry["value"] for entry in written["labels"]}["psoas_major_right"]
+    predicted = sitk.GetArrayFromImage(sitk.ReadImage(summary["files"]["labels"]))[5] == value
+    reference = sitk.GetArrayFromImage(sitk.ReadImage(str(shared_data / "example_seg.nii.gz")))[5]
+    in_organs = np.isin(reference[predicted], ORGANS).mean()
+    assert in_organs > 0.3, in_organs
