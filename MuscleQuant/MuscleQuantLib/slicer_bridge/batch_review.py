@@ -7,6 +7,10 @@ through :func:`..batch.review.merge_approved`, which measures it, writes ``revie
 Split like :func:`.widget_logic.approval_task`: what touches MRML runs on the GUI thread and is cheap
 (array copies); reading the source series (DICOM decoding), hashing and measuring run in the functions
 returned here, which touch no MRML and run in a :class:`.background.ThreadTask`.
+
+Slicer API used beyond :mod:`.mrml`'s (same signatures in Slicer v5.10/v5.12 and the slicer-core 5.12.4 wheel the
+tests run on): ``slicer.util.addVolumeFromArray(narray, ijkToRAS, name)`` (Base/Python/slicer/util.py),
+``vtkMRMLScene.IsNodePresent``/``RemoveNode``.
 """
 
 from __future__ import annotations
