@@ -56,18 +56,15 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
-        from MuscleQuantLib.slicer_bridge import settings, widget_logic
-        from MuscleQuantLib.slicer_bridge.batch_review_panel import BatchReviewPanel
-        from MuscleQuantLib.slicer_bridge.runner import TaskRunner
-        from MuscleQuantLib.slicer_bridge.workfolders import WorkFolders
+        from MuscleQuantLib.slicer_bridge import batch_panel, runner, settings, widget_logic, workfolders
 
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/MuscleQuant.ui"))
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = MuscleQuantLogic()
-        self.workFolders = WorkFolders()
-        self.runner = TaskRunner(self.showProgress, slicer.util.errorDisplay, self.updateButtons)
+        self.workFolders = workfolders.WorkFolders()
+        self.runner = runner.TaskRunner(self.showProgress, slicer.util.errorDisplay, self.updateButtons)
         for name, title in widget_logic.preset_choices():
             self.ui.presetComboBox.addItem(title, name)
         self.ui.deviceComboBox.addItems(list(widget_logic.DEVICES))
@@ -84,7 +81,7 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                              (self.ui.exportCsvButton, self.onExportCsv), (self.ui.drawOutlineButton, self.onDrawOutline),
                              (self.ui.trainApprovedButton, self.onTrainOnApproved)):
             button.clicked.connect(lambda checked, slot=slot: slot())  # clicked(bool): never into a slot's parameter
-        self.batchPanel = BatchReviewPanel(self)  # Batch review: open a batch folder, step, correct, approve
+        self.batchPanel = batch_panel.BatchReviewPanel(self)  # Batch review: open a batch folder, step, correct, approve
         self.ui.presetComboBox.currentIndexChanged.connect(self.onPresetChanged)
         self.ui.inputVolumeSelector.currentNodeChanged.connect(self.onInputChanged)
         self.ui.outputSegmentationSelector.currentNodeChanged.connect(self.onOutputChanged)
@@ -128,8 +125,7 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for name, enabled in widget_logic.enabled_widgets(self.runner.busy, self.segmentation(),
                                                           self.currentPreset()).items():
             getattr(self.ui, name).enabled = enabled
-        if self.batchPanel is not None:
-            self.batchPanel.updateButtons(self.runner.busy)
+        self.batchPanel.updateButtons(self.runner.busy)  # made in setup before anything calls this
 
     def currentPreset(self):
         return self.ui.presetComboBox.currentData
