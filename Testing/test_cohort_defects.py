@@ -228,7 +228,7 @@ def _fail_after(count: int, error: int):
     ("km", ["--group", "median:smi_cm2_m2"], 1), ("definitions", [], 1)])
 def test_failing_writes_leave_no_partial_output_and_keep_the_old_run(cohort_files, run_cli, monkeypatch, error,
                                                                       action, extra, after):
-    from MuscleQuantSurvivalLib import cli, figures, report
+    from MuscleQuantSurvivalLib import figure_files, report
 
     root, _, _ = cohort_files
     base = ["cohort", action, root / "clinical.csv", "--measurements", root / "measurements.csv", *extra]
@@ -237,7 +237,7 @@ def test_failing_writes_leave_no_partial_output_and_keep_the_old_run(cohort_file
     assert run_cli(*base, "--out", root / "old", "--progress", "none")[0] == 0
     before = {p.relative_to(root / "old"): p.read_bytes() for p in (root / "old").rglob("*") if p.is_file()}
     failing = _fail_after(after, error)
-    for module in (figures, report):
+    for module in (figure_files, report):
         monkeypatch.setattr(module, "write_atomic", failing)
     monkeypatch.setattr("MuscleQuantLib.fileio.write_atomic", failing)
     for out in (root / "new", root / "old"):
@@ -250,7 +250,6 @@ def test_failing_writes_leave_no_partial_output_and_keep_the_old_run(cohort_file
     after_run = {p.relative_to(root / "old"): p.read_bytes() for p in (root / "old").rglob("*") if p.is_file()}
     assert after_run == before  # the earlier results are untouched, nothing half-written beside them
     assert not [p for p in root.rglob("*partial*")]
-    del cli
 
 
 def test_read_only_output_folder_is_one_line(cohort_files, run_cli, monkeypatch):

@@ -199,3 +199,26 @@ assert "torch" not in sys.modules, "a cohort command imported torch"
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_figure_worker_writes_the_same_files_as_in_process(tmp_path):
+    from MuscleQuantSurvivalLib import figures
+    from MuscleQuantSurvivalLib.figure_writer import FigureWriter
+    from MuscleQuantSurvivalLib.km import kaplan_meier
+
+    cohort = _cohort_with_gaps()
+    result = kaplan_meier(cohort, cohort.endpoints[0], make_groups(cohort, GroupingSpec("median", "smi_cm2_m2")))
+    table = pd.DataFrame({"label": ["a", "b"], "hr": [0.5, 2.0], "hr_ci_low": [0.3, 1.2], "hr_ci_high": [0.8, 3.1],
+                          "p": [0.01, 0.2]})
+    made = {}
+    for name, parallel in (("serial", False), ("worker", True)):
+        (tmp_path / name).mkdir()
+        with FigureWriter(parallel) as writer:
+            paths = writer.save(figures.km_figure(result), tmp_path / name / "km")
+            paths += writer.save(figures.forest_figure(table, "forest"), tmp_path / name / "forest")
+            png = writer.png(tmp_path / name / "km")
+        made[name] = {p.name: p.read_bytes() for p in paths}
+        assert png == made[name]["km.png"]
+    assert made["serial"]["km.png"] == made["worker"]["km.png"]
+    assert made["serial"]["forest.png"] == made["worker"]["forest.png"]
+    assert set(made["worker"]) == {f"{s}.{f}" for s in ("km", "forest") for f in ("png", "svg", "pdf")}

@@ -137,6 +137,14 @@ def _write_csv(out: Path | None, name: str, frame: pd.DataFrame, written: list[s
         written.append(str(target))
 
 
+PARALLEL_FIGURES_FROM = 2000  # patients: below this a figure worker process costs more than it saves
+
+
+def _parallel_figures(cohort, out: Path | None) -> bool:  # noqa: ANN001
+    """Write figures in a worker process for large cohorts (their KM curves dominate the CPU time)."""
+    return out is not None and len(cohort.data) >= PARALLEL_FIGURES_FROM
+
+
 def _endpoints(cohort, names: tuple[str, ...]) -> list[Endpoint]:  # noqa: ANN001
     from .analyses import find_endpoint
 
@@ -168,25 +176,27 @@ def _km(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     import pandas as pd
 
     from . import figures
+    from .figure_writer import FigureWriter
     from .groupings import make_groups
     from .km import kaplan_meier
 
     cohort = _load(args)
     written: list[str] = []
     results = []
-    for endpoint in _endpoints(cohort, _csv_list(args.endpoint)):
-        groups = (make_groups(cohort, parse_grouping(args.group, args.within, args.permutations), endpoint,
-                              args.exclude_invalid, args.seed) if args.group else None)
-        result = kaplan_meier(cohort, endpoint, groups, args.exclude_invalid)
-        _print(progress, f"\n{result.title}\n{result.table.to_string(index=False)}\n{result.logrank_text()}\n"
-               + "\n".join(result.notes) + f"\n{result.exclusions.summary()}")
-        stem = f"km_{endpoint.name.lower()}"
-        _write_csv(args.out, stem, result.table.assign(logrank_p=result.logrank_p), written)
-        if args.out is not None:
-            written += [str(p) for p in figures.save_figure(figures.km_figure(result), args.out / stem)]
-            if groups is not None and groups.cutpoint is not None:
-                _write_csv(args.out, f"{stem}_cutpoint", pd.DataFrame([groups.cutpoint.to_dict()]), written)
-        results.append({"endpoint": endpoint.name, "logrank_p": result.logrank_p, "used": result.exclusions.n_used})
+    with FigureWriter(_parallel_figures(cohort, args.out)) as writer:
+        for endpoint in _endpoints(cohort, _csv_list(args.endpoint)):
+            groups = (make_groups(cohort, parse_grouping(args.group, args.within, args.permutations), endpoint,
+                                  args.exclude_invalid, args.seed) if args.group else None)
+            result = kaplan_meier(cohort, endpoint, groups, args.exclude_invalid)
+            _print(progress, f"\n{result.title}\n{result.table.to_string(index=False)}\n{result.logrank_text()}\n"
+                   + "\n".join(result.notes) + f"\n{result.exclusions.summary()}")
+            stem = f"km_{endpoint.name.lower()}"
+            _write_csv(args.out, stem, result.table.assign(logrank_p=result.logrank_p), written)
+            if args.out is not None:
+                written += [str(p) for p in writer.save(figures.km_figure(result), args.out / stem)]
+                if groups is not None and groups.cutpoint is not None:
+                    _write_csv(args.out, f"{stem}_cutpoint", pd.DataFrame([groups.cutpoint.to_dict()]), written)
+            results.append({"endpoint": endpoint.name, "logrank_p": result.logrank_p, "used": result.exclusions.n_used})
     return {"analyses": results, "files": written}
 
 
@@ -195,6 +205,7 @@ def _cox(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
 
     from . import figures
     from .analyses import CoxSpec, cox_analysis, univariate_screen
+    from .figure_writer import FigureWriter
 
     covariates = _csv_list(args.covariates)
     cohort = _load(args, tuple(c for c in covariates if c != args.sex_column))
@@ -208,30 +219,31 @@ def _cox(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     grouping = parse_grouping(args.group, args.within, args.permutations) if args.group else None
     written: list[str] = []
     results = []
-    for endpoint in _endpoints(cohort, _csv_list(args.endpoint)):
-        spec = CoxSpec(endpoint.name, covariates, grouping, _csv_list(args.per_sd), per_unit, _csv_list(args.strata),
-                       args.formula, args.penalizer)
-        result = cox_analysis(cohort, spec, args.exclude_invalid, args.bootstrap, args.seed)
-        shown = result.table[["label", "coef", "se", "hr", "hr_ci_low", "hr_ci_high", "p"]]
-        ci = result.concordance_ci
-        _print(progress, f"\n{result.title}\n{shown.to_string(index=False)}\nn = {result.n}, events = {result.events}, "
-               f"events per variable = {result.epv:.1f}, C-index {result.concordance:.3f} (95 % CI {ci[0]:.3f}-{ci[1]:.3f})"
-               f"\n{result.exclusions.summary() if result.exclusions else ''}")
-        for message in result.messages:
-            _note(progress, message)
-        stem = f"cox_{endpoint.name.lower()}"
-        _write_csv(args.out, stem, result.table, written)
-        _write_csv(args.out, f"{stem}_ph_test", result.ph_test, written)
-        _write_csv(args.out, f"{stem}_model", pd.DataFrame([result.summary_row()]), written)
-        if args.univariate:
-            table, _ = univariate_screen(cohort, spec, args.exclude_invalid, 0, args.seed)
-            _print(progress, f"univariate models:\n{table.to_string(index=False)}")
-            _write_csv(args.out, f"{stem}_univariate", table, written)
-        if args.out is not None:
-            written += [str(p) for p in figures.save_figure(figures.forest_figure(result.table, result.title),
-                                                            args.out / f"forest_{endpoint.name.lower()}")]
-        results.append({"endpoint": endpoint.name, "coefficients": result.params(), "n": result.n,
-                        "events": result.events, "ph_violations": result.ph_violations, "messages": result.messages})
+    with FigureWriter(_parallel_figures(cohort, args.out)) as writer:
+        for endpoint in _endpoints(cohort, _csv_list(args.endpoint)):
+            spec = CoxSpec(endpoint.name, covariates, grouping, _csv_list(args.per_sd), per_unit, _csv_list(args.strata),
+                           args.formula, args.penalizer)
+            result = cox_analysis(cohort, spec, args.exclude_invalid, args.bootstrap, args.seed)
+            shown = result.table[["label", "coef", "se", "hr", "hr_ci_low", "hr_ci_high", "p"]]
+            ci = result.concordance_ci
+            _print(progress, f"\n{result.title}\n{shown.to_string(index=False)}\nn = {result.n}, events = {result.events}, "
+                   f"events per variable = {result.epv:.1f}, C-index {result.concordance:.3f} (95 % CI {ci[0]:.3f}-{ci[1]:.3f})"
+                   f"\n{result.exclusions.summary() if result.exclusions else ''}")
+            for message in result.messages:
+                _note(progress, message)
+            stem = f"cox_{endpoint.name.lower()}"
+            _write_csv(args.out, stem, result.table, written)
+            _write_csv(args.out, f"{stem}_ph_test", result.ph_test, written)
+            _write_csv(args.out, f"{stem}_model", pd.DataFrame([result.summary_row()]), written)
+            if args.univariate:
+                table, _ = univariate_screen(cohort, spec, args.exclude_invalid, 0, args.seed)
+                _print(progress, f"univariate models:\n{table.to_string(index=False)}")
+                _write_csv(args.out, f"{stem}_univariate", table, written)
+            if args.out is not None:
+                written += [str(p) for p in writer.save(figures.forest_figure(result.table, result.title),
+                                                                args.out / f"forest_{endpoint.name.lower()}")]
+            results.append({"endpoint": endpoint.name, "coefficients": result.params(), "n": result.n,
+                            "events": result.events, "ph_violations": result.ph_violations, "messages": result.messages})
     return {"models": results, "files": written}
 
 
@@ -312,7 +324,7 @@ def _report(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             config.agreement = [dict(zip(("automated", "manual"), a.split(":", 1), strict=True)) for a in args.agreement]
     for note in notes:
         _note(progress, note)
-    result = build_report(config, args.out, progress, cohort, notes)
+    result = build_report(config, args.out, progress, cohort, notes, parallel_figures=None)
     for failure in result["failed_analyses"]:
         print(f"musclequant cohort report: not done: {failure}", file=sys.stderr)
     _print(progress, f"report: {result['report']}\nconfiguration: {result['config']}")

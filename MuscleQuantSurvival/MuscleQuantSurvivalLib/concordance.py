@@ -20,25 +20,64 @@ from __future__ import annotations
 import numpy as np
 
 
-def _group_prefix_sums(group_d: np.ndarray, weights_d: np.ndarray, group_x: np.ndarray, k_x: np.ndarray,
-                       weights_x: np.ndarray) -> np.ndarray:
-    """sum_x w_x * sum_{d in group(x), time position of d < k_x} w_d, per resample (column).
+class _Plan:
+    """Everything about the pair counts that does not depend on the weights, computed once per data set.
 
-    ``group_d``/``weights_d`` belong to the deaths in time order (position = row), ``group_x``/``k_x``/
-    ``weights_x`` to the queries.
+    Each term is (rows of the deaths in group-then-time order, query rows, low, high): its count is
+    sum over queries of w_x * (W[high] - W[low]), W the running sum of the deaths' weights in that order.
     """
-    nd = group_d.size
-    if nd == 0 or group_x.size == 0:
-        return np.zeros(weights_x.shape[1], dtype=np.int64)
-    positions = np.arange(nd, dtype=np.int64)
-    order = np.lexsort((positions, group_d))  # by group, then time position
-    key = group_d[order].astype(np.int64) * (nd + 1) + positions[order]
-    cumulative = np.zeros((nd + 1, weights_d.shape[1]), dtype=np.int64)
-    np.cumsum(weights_d[order], axis=0, out=cumulative[1:])
-    base = group_x.astype(np.int64) * (nd + 1)
-    low = np.searchsorted(key, base, side="left")
-    high = np.searchsorted(key, base + k_x, side="left")
-    return np.einsum("ij,ij->j", weights_x, cumulative[high] - cumulative[low])
+
+    def __init__(self, time: np.ndarray, event: np.ndarray, score: np.ndarray):
+        time = np.asarray(time, dtype=float)
+        died = np.asarray(event, dtype=float).astype(bool)
+        score = np.asarray(score, dtype=float)
+        deaths = np.flatnonzero(died)
+        self.deaths = deaths[np.argsort(time[deaths], kind="stable")]
+        death_time = time[self.deaths]
+        # Deaths comparable with x: t_d < t_x for an event x, t_d <= t_x for a censored x.
+        self.k = np.where(died, np.searchsorted(death_time, time, side="left"),
+                          np.searchsorted(death_time, time, side="right")).astype(np.int64)
+        _, rank = np.unique(score, return_inverse=True)
+        rank = rank.astype(np.int64).ravel()
+        rank_d = rank[self.deaths]
+        everyone = np.arange(time.size)
+        self.tied = self._term(self.deaths, rank_d, everyone, rank, self.k)
+        self.correct = []
+        for level in range(max(1, int(rank.max(initial=0)).bit_length())):
+            low_d = ((rank_d >> level) & 1) == 0  # deaths with bit 0 count for queries with bit 1 here
+            high_x = ((rank >> level) & 1) == 1
+            if low_d.any() and high_x.any():
+                before = np.concatenate(([0], np.cumsum(low_d, dtype=np.int64)))  # selected deaths before k
+                self.correct.append(self._term(self.deaths[low_d], rank_d[low_d] >> (level + 1), everyone[high_x],
+                                               rank[high_x] >> (level + 1), before[self.k[high_x]]))
+
+    @staticmethod
+    def _term(death_rows: np.ndarray, group_d: np.ndarray, query_rows: np.ndarray, group_x: np.ndarray,
+              k_x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Deaths of the query's group among the first k_x (time order) of ``death_rows``."""
+        nd = group_d.size
+        positions = np.arange(nd, dtype=np.int64)
+        order = np.lexsort((positions, group_d))  # by group, then time position
+        key = group_d[order].astype(np.int64) * (nd + 1) + positions[order]
+        base = group_x.astype(np.int64) * (nd + 1)
+        return (death_rows[order], query_rows, np.searchsorted(key, base, side="left"),
+                np.searchsorted(key, base + k_x, side="left"))
+
+    @staticmethod
+    def _count(term: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:
+        death_rows, query_rows, low, high = term
+        cumulative = np.zeros((death_rows.size + 1, weights.shape[1]), dtype=np.int64)
+        np.cumsum(weights[death_rows], axis=0, out=cumulative[1:])
+        return np.einsum("ij,ij->j", weights[query_rows], cumulative[high] - cumulative[low])
+
+    def counts(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cumulative = np.zeros((self.deaths.size + 1, weights.shape[1]), dtype=np.int64)
+        np.cumsum(weights[self.deaths], axis=0, out=cumulative[1:])
+        admissible = np.einsum("ij,ij->j", weights, cumulative[self.k])
+        correct = np.zeros(weights.shape[1], dtype=np.int64)
+        for term in self.correct:
+            correct += self._count(term, weights)
+        return correct, self._count(self.tied, weights), admissible
 
 
 def weighted_concordance_counts(time: np.ndarray, event: np.ndarray, score: np.ndarray,
@@ -47,40 +86,10 @@ def weighted_concordance_counts(time: np.ndarray, event: np.ndarray, score: np.n
 
     ``score`` is the predicted score as lifelines takes it (higher = longer survival, e.g. −risk).
     """
-    time = np.asarray(time, dtype=float)
-    died = np.asarray(event, dtype=float).astype(bool)
-    score = np.asarray(score, dtype=float)
     weights = np.asarray(weights, dtype=np.int64)
     if weights.ndim == 1:
         weights = weights[:, None]
-    deaths = np.flatnonzero(died)
-    deaths = deaths[np.argsort(time[deaths], kind="stable")]
-    death_time = time[deaths]
-    # Deaths comparable with x: t_d < t_x for an event x, t_d <= t_x for a censored x.
-    k = np.where(died, np.searchsorted(death_time, time, side="left"),
-                 np.searchsorted(death_time, time, side="right")).astype(np.int64)
-    _, rank = np.unique(score, return_inverse=True)
-    rank = rank.astype(np.int64).ravel()
-    rank_d, weights_d = rank[deaths], weights[deaths]
-    cumulative = np.zeros((deaths.size + 1, weights.shape[1]), dtype=np.int64)
-    np.cumsum(weights_d, axis=0, out=cumulative[1:])
-    admissible = np.einsum("ij,ij->j", weights, cumulative[k])
-    tied = _group_prefix_sums(rank_d, weights_d, rank, k, weights)
-    correct = np.zeros(weights.shape[1], dtype=np.int64)
-    for level in range(max(1, int(rank.max(initial=0)).bit_length())):
-        low_d = ((rank_d >> level) & 1) == 0  # deaths with bit 0 count for queries with bit 1 here
-        high_x = ((rank >> level) & 1) == 1
-        if low_d.any() and high_x.any():
-            correct += _group_prefix_sums(rank_d[low_d] >> (level + 1), weights_d[low_d],
-                                          rank[high_x] >> (level + 1), _positions_before(low_d, k[high_x]),
-                                          weights[high_x])
-    return correct, tied, admissible
-
-
-def _positions_before(selected: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """How many of the selected deaths lie before time position k (positions among the selection)."""
-    before = np.concatenate(([0], np.cumsum(selected, dtype=np.int64)))
-    return before[k]
+    return _Plan(time, event, score).counts(weights)
 
 
 def concordance(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> float:
@@ -97,12 +106,13 @@ def bootstrap_concordances(time: np.ndarray, event: np.ndarray, score: np.ndarra
     resample has no admissible pair (lifelines raises ZeroDivisionError there)."""
     n = np.size(time)
     values = np.full(len(picks), np.nan)
+    plan = _Plan(time, event, score)
     for start in range(0, len(picks), chunk):
         block = picks[start:start + chunk]
         weights = np.zeros((n, len(block)), dtype=np.int64)
         for column, pick in enumerate(block):
             weights[:, column] = np.bincount(pick, minlength=n)
-        correct, tied, pairs = weighted_concordance_counts(time, event, score, weights)
+        correct, tied, pairs = plan.counts(weights)
         ok = pairs > 0
         values[start:start + len(block)][ok] = (correct[ok] + tied[ok] / 2) / pairs[ok]
     return values

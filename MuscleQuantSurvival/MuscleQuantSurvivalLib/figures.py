@@ -7,41 +7,22 @@ is touched (safe inside Slicer and in parallel test runs).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-from matplotlib import cbook, rcParams
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-from MuscleQuantLib.fileio import write_atomic
-
+from .figure_files import DPI, FORMATS, save_figure
 from .km import KMResult, format_p
 from .tables import TIME_SUFFIXES
 
-DPI = 300
-FORMATS = ("png", "svg", "pdf")
+__all__ = ["DPI", "FORMATS", "save_figure"]
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
 
 
-def save_figure(figure: Figure, stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Write ``stem``.png/.svg/.pdf atomically; returns the paths written.
-
-    The tight bounding box is computed once, as ``bbox_inches="tight"`` computes it for the 300-dpi PNG,
-    and reused for every format: each ``"tight"`` save otherwise lays the whole figure out again.
-    """
-    canvas = FigureCanvasAgg(figure)
-    with cbook._setattr_cm(figure, dpi=DPI):
-        figure.draw_without_rendering()
-        bbox = figure.get_tightbbox(canvas.get_renderer()).padded(rcParams["savefig.pad_inches"])
-    paths = []
-    for fmt in formats:
-        target = stem.with_suffix(f".{fmt}")
-        write_atomic(target, lambda p, fmt=fmt: figure.savefig(p, format=fmt, dpi=DPI, bbox_inches=bbox))
-        paths.append(target)
-    return paths
+def plain_number(value: float, _position: object = None) -> str:
+    """Tick label 0.5, 1, 2 (a module function, not a lambda, so the figure can be pickled to a worker)."""
+    return f"{value:g}"
 
 
 def _time_label(column: str) -> str:
@@ -116,7 +97,7 @@ def forest_figure(table: pd.DataFrame, title: str) -> Figure:
     nice = [0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20]
     left, right = ax.get_xlim()
     ax.xaxis.set_major_locator(FixedLocator([v for v in nice if left <= v <= right]))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(plain_number))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y)
     ax.set_yticklabels([str(v) for v in rows["label"]], fontsize=8)

@@ -30,11 +30,14 @@ from . import figures
 from .analyses import CoxSpec, agree, compare_groups, correlate, cox_analysis, univariate_screen
 from .config import RunConfig
 from .definitions_table import definitions_table
+from .figure_writer import FigureWriter
 from .groupings import make_groups
 from .km import kaplan_meier
 from .staging import final_path, staged_folder
 from .tables import Cohort, Exclusions, load_cohort
 
+FIGURE_TOKEN = "\x00figure\x00"  # stands for a PNG's base64 until the worker has written it
+PARALLEL_FIGURES_FROM = 2000  # patients; below this a worker process costs more than the figures
 STYLE = """body{font-family:system-ui,Arial,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 6px}
 th{background:#f0f3f8}img.figure{max-width:100%;border:1px solid #ddd;margin:.5em 0}
@@ -72,7 +75,7 @@ def _p(text: str, css: str = "") -> str:
 class ReportBuilder:
     """Runs the configured analyses and writes tables, figures and the HTML file."""
 
-    def __init__(self, config: RunConfig, out: Path, progress: Progress = NULL_PROGRESS):
+    def __init__(self, config: RunConfig, out: Path, progress: Progress = NULL_PROGRESS, parallel_figures: bool = False):
         self.config, self.out, self.progress = config, Path(out), progress
         self.sections: list[Section] = []
         self.exclusion_rows: list[dict[str, str]] = []
@@ -80,6 +83,13 @@ class ReportBuilder:
         self.tables_written: list[Path] = []
         self.failures: list[str] = []
         self.notes: list[str] = []
+        self.writer = FigureWriter(parallel_figures)
+
+    def __enter__(self) -> ReportBuilder:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.writer.__exit__(*exc)  # never leave the figure worker behind
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         target = self.out / "tables" / f"{name}.csv"
@@ -87,11 +97,18 @@ class ReportBuilder:
         self.tables_written.append(target)
 
     def add_figure(self, section: Section, stem: str, figure: Any) -> None:
-        paths = figures.save_figure(figure, self.out / "figures" / stem)
-        self.figure_png[stem] = paths[0].read_bytes()
+        """Queue the figure's files (written by the figure writer) and embed its PNG when the HTML is made."""
+        self.writer.save(figure, self.out / "figures" / stem)
+        self.figure_png[stem] = b""
         section.figures.append(stem)
         section.body.append(f"<img class='figure' alt='{html.escape(stem)}' data-figure='{html.escape(stem)}' "
-                            f"src='data:image/png;base64,{base64.b64encode(self.figure_png[stem]).decode()}'>")
+                            f"src='data:image/png;base64,{FIGURE_TOKEN}{stem}{FIGURE_TOKEN}'>")
+
+    def finish_figures(self) -> None:
+        """Wait until every figure file is written; keep the PNG bytes for the HTML."""
+        self.writer.close()
+        for stem in self.figure_png:
+            self.figure_png[stem] = self.writer.png(self.out / "figures" / stem)
 
     def record_exclusions(self, analysis: str, exclusions: Exclusions | None, section: Section) -> None:
         if exclusions is None:
@@ -264,18 +281,21 @@ class ReportBuilder:
                   if not exclusions.empty else _p("No rows were left out of any analysis."), "</section>",
                   f"<section><h2>Configuration (run.json)</h2><pre>{config_json}</pre></section></body></html>"]
         self.write_table("exclusions", exclusions)
-        return "\n".join(parts)
+        return re.sub(f"{FIGURE_TOKEN}(.*?){FIGURE_TOKEN}",
+                      lambda m: base64.b64encode(self.figure_png[m.group(1)]).decode(), "\n".join(parts))
 
 
 def build_report(config: RunConfig, out: str | Path, progress: Progress = NULL_PROGRESS,
-                 cohort: Cohort | None = None, notes: list[str] | None = None) -> dict[str, Any]:
+                 cohort: Cohort | None = None, notes: list[str] | None = None,
+                 parallel_figures: bool | None = False) -> dict[str, Any]:
     """Run every configured analysis and write report.html, tables/, figures/ and run.json under ``out``.
 
     ``cohort``: the tables the configuration names, already loaded with its columns (the command line
     loads them once to build the default configuration and passes them on instead of reading twice).
     ``notes``: what the reader must know about the run (e.g. inputs changed since run.json), shown on top.
     Everything is written to a staging folder and moved into ``out`` only when complete; run.json records
-    the SHA-256 of every input table so ``--config`` can tell when the tables changed."""
+    the SHA-256 of every input table so ``--config`` can tell when the tables changed.
+    ``parallel_figures``: write figure files in a worker process (None: when the cohort is large)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder", path=out)
@@ -284,8 +304,9 @@ def build_report(config: RunConfig, out: str | Path, progress: Progress = NULL_P
     if cohort is None:
         cohort = load_cohort(config.clinical, config.measurements, config.cohort_columns(), config.sheet)
     cohort.require_valid(config.exclude_invalid)
-    with staged_folder(out) as staging:
-        builder = ReportBuilder(config, staging, progress)
+    if parallel_figures is None:
+        parallel_figures = len(cohort.data) >= PARALLEL_FIGURES_FROM
+    with staged_folder(out) as staging, ReportBuilder(config, staging, progress, parallel_figures) as builder:
         builder.notes = list(notes or [])
         steps = [("data summary", builder.data_summary), ("Kaplan–Meier", builder.km_sections),
                  ("Cox models", builder.cox_sections), ("definitions", builder.definitions_section),
@@ -298,6 +319,7 @@ def build_report(config: RunConfig, out: str | Path, progress: Progress = NULL_P
         for number, (label, step) in enumerate(steps):
             progress.update("report", number / len(steps), label)
             step(cohort)
+        builder.finish_figures()
         config.inputs = digests
         write_json(staging / "run.json", config.to_dict())
         text = builder.html()
