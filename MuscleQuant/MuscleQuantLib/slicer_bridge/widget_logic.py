@@ -47,7 +47,8 @@ def model_choices(rows: list[dict[str, Any]], preset: str | None) -> list[dict[s
     """Rows of ``musclequant models list`` usable for ``preset`` (unknown preset = usable), newest last."""
     usable = [r for r in rows if r.get("status") != "corrupt" and (preset is None or r.get("preset") in (None, preset))]
     for row in usable:
-        state = "ready" if row.get("path") else "download"
+        state = ("starter, synthetic data only: a draft for annotation" if row.get("source") == "starter"
+                 else "ready" if row.get("path") else "download")
         row["label"] = f"{row.get('name') or row['id']} {row['version']} ({state})"
     return usable
 

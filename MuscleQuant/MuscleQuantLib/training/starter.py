@@ -32,13 +32,14 @@ class StarterSpec:
     anatomy: str | None = None
     parts: tuple[tuple[int, int, str], ...] = ()  # phantoms: (count, seed, in_view "random"/"never")
     contrast_curve: float = 0.0
+    val_fraction: float = 0.1
 
 
 STARTERS: dict[str, StarterSpec] = {
-    "l3": StarterSpec("l3", "synth", samples=600, data_seed=1400, train_seed=14, max_epochs=40),
+    "l3": StarterSpec("l3", "synth", samples=600, data_seed=1400, train_seed=14, max_epochs=30, profile="starter"),
     "l3_level": StarterSpec("l3_level", "phantoms", samples=0, data_seed=0, train_seed=14, max_epochs=24,
                             anatomy="l3", parts=((120, 1410, "random"), (12, 1411, "never"), (60, 1412, "random")),
-                            contrast_curve=0.5),
+                            contrast_curve=0.5, val_fraction=0.2),
 }
 
 
@@ -47,6 +48,15 @@ def write_data(spec: StarterSpec, folder: Path, recipe: Any, progress: Progress)
     if spec.data == "synth":
         from ..phantoms.synth import write_training_folder
 
+        done = folder / "dataset.json"
+        if done.exists():  # drawn before by the same recipe and seed (the folder is keyed by both): reuse it
+            manifest = json.loads(done.read_text(encoding="utf-8"))
+            if (manifest["seed"], manifest["n"], manifest["recipe"]) == (spec.data_seed, spec.samples,
+                                                                  json.loads(json.dumps(recipe.to_dict()))):
+                return {k: manifest[k] for k in ("generator", "generator_version", "recipe")} | {
+                    "samples": spec.samples, "data_seed": spec.data_seed}
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
         progress.update("synthesise", 0.0, f"drawing {spec.samples} synthetic slices (seed {spec.data_seed})")
         manifest = write_training_folder(folder, spec.samples, spec.data_seed, recipe)
         return {"generator": manifest["generator"], "generator_version": manifest["generator_version"],
@@ -79,13 +89,14 @@ def train_starter(spec: StarterSpec, out: Path, command: str, recipe: Any = None
     from .run import TrainRequest, train
 
     data = out / "synthetic_data"
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
+    if spec.data != "synth":
+        shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True, exist_ok=True)
     synthetic = write_data(spec, data, recipe or FULL, progress)
     provenance = {"starter": True, "notice": STARTER_NOTICE, "command": command, "synthetic": synthetic,
                   "real_data_used": "none", "torch_threads": torch.get_num_threads()}
     request = TrainRequest(preset=get_preset(spec.preset), data=data, out=out / "run", profile=spec.profile,
-                           max_epochs=spec.max_epochs, seed=spec.train_seed, device="cpu",
+                           max_epochs=spec.max_epochs, seed=spec.train_seed, device="cpu", val_fraction=spec.val_fraction,
                            model_id=model_id or f"{spec.preset.replace('_', '-')}-starter", version=STARTER_VERSION,
                            provenance=provenance, overwrite=True, contrast_curve=spec.contrast_curve,
                            description=f"{get_preset(spec.preset).title}: {STARTER_NOTICE}")
