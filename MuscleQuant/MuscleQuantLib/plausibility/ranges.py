@@ -62,6 +62,7 @@ class PresetRanges:
     total_size: Range | None
     total_fraction: Range | None
     symmetry: Range | None  # smaller side / larger side
+    symmetry_min_difference: float  # mm² / mm³: sides closer than this are not judged (edge voxels of small labels)
     intensity: Range | None  # CT: mean HU; MR: median signal relative to background..bright body tissue
     min_component: float  # mm² (2D) or mm³ (3D): smaller pieces are not counted as components
     min_component_share: float  # ... nor pieces smaller than this share of the label
@@ -113,6 +114,7 @@ def load_ranges(preset: str) -> PresetRanges | None:
         preset=data["preset"], file=path.name, modality=data["modality"], spatial_dims=data["spatial_dims"],
         frame=data.get("frame", "body"), labels=labels, total_size=_range(data.get("total_size")),
         total_fraction=_range(data.get("total_fraction")), symmetry=_range(data.get("symmetry")),
+        symmetry_min_difference=float(data.get("symmetry_min_difference", 0.0)),
         intensity=_range(data.get("intensity")), min_component=float(data.get("min_component", 0.0)),
         min_component_share=float(data.get("min_component_share", 0.0)),
         level_confidence=_range(data.get("level_confidence")), bone_position=_bone(data.get("bone_position")),

@@ -68,7 +68,7 @@ def symmetry(ctx: Context) -> list[Flag | None]:
     flags: list[Flag | None] = []
     for name, by_side in sides.items():
         left, right = by_side.get("left", 0.0), by_side.get("right", 0.0)
-        if left and right:
+        if left and right and abs(left - right) > ctx.ranges.symmetry_min_difference:
             ratio = min(left, right) / max(left, right)
             smaller = "left" if left < right else "right"
             flag = flag_if("symmetry", name, ratio, ctx.ranges.symmetry,
