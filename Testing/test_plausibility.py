@@ -132,15 +132,18 @@ def test_each_check_fires_on_its_defect(l3_phantom):
     shift = int(np.ptp(np.nonzero(labels[k] > 0)[0]) * 0.6)
     moved[k][rows - shift, cols] = erector
     assert ("position", "erector_spinae_left") in _fired(case, names, k, moved)
-    # One psoas removed: absent label + symmetry via area; half of one psoas: symmetry.
-    half = labels.copy()
+    # Psoas erased: the declared label is absent.
     x_mid = labels.shape[2] / 2
-    r, c = np.nonzero(labels[k] == psoas)
-    left = c > x_mid  # canonical x = patient left for LPS-stored phantoms; the check uses physical sides
-    gone = half.copy()
-    gone[k][r[left], c[left]] = 0
-    gone[k][r[~left], c[~left]] = 0
+    gone = labels.copy()
+    gone[k][gone[k] == psoas] = 0
     assert ("area", "psoas_major_left") in _fired(case, names, k, gone)
+    # Three quarters of one erector spinae removed: symmetry.
+    thin = labels.copy()
+    r, c = np.nonzero(labels[k] == erector)
+    right = c <= x_mid
+    cut_rows = r[right] > np.percentile(r[right], 25)
+    thin[k][r[right][cut_rows], c[right][cut_rows]] = 0
+    assert ("symmetry", "erector_spinae") in _fired(case, names, k, thin)
     # Fragmented rectus: stripes of background cut it into many pieces.
     cut = labels.copy()
     band = cut[k]
