@@ -86,6 +86,12 @@ def world(tmp_path_factory) -> dict[str, Path]:
     nolabels.mkdir()
     write_image(nolabels / "c0_image.nii.gz", image)
     w["nolabels"] = nolabels
+    nantrain = d / "nantrain"
+    nantrain.mkdir()
+    for n in range(2):
+        write_image(nantrain / f"c{n}_image.nii.gz", np.full(image.shape, np.nan, np.float32))
+        write_image(nantrain / f"c{n}_labels.nii.gz", labels)
+    w["nantrain"] = nantrain
     nometa = d / "nometa"
     nometa.mkdir()
     write_image(nometa / "c0_image.nii.gz", image)
@@ -232,6 +238,8 @@ CASES = [
     ("train-no-labels", "train --preset l3 --data {nolabels} --out {out}", ["c0_image.nii.gz", "no label file"]),
     ("train-no-metadata", "train --preset l3 --data {nometa} --out {out}", ["c0.json", "not found"]),
     ("train-out-busy", "train --preset l3 --data {nolabels} --out {busy}", ["busy", "not empty"]),
+    ("train-nan-images", "train --preset l3 --data {nantrain} --out {out} --profile tiny --device cpu",
+     ["c0_image.nii.gz", "NaN"]),
     ("train-out-file", "train --preset l3 --data {d} --out {file}", ["a_file", "not a folder"]),
     # evaluate
     ("evaluate-grid", "evaluate {lab} {lab_grid} --out {out}", ["labels.nii.gz", "not on the image grid"]),

@@ -105,7 +105,7 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
 
 def load_pair(case: TrainingCase, preset: Preset) -> tuple[sitk.Image, sitk.Image]:
     """Image and training-class label map, refusing labels on another grid or with unknown values."""
-    image = read_image(case.image_path, allow_single_slice=True)
+    image = read_image(case.image_path, allow_single_slice=True, modality=preset.modality)  # NaN/non-HU refused
     if preset.label_source == "ladder":
         vertebrae = read_image(case.labels_path, allow_single_slice=True)
         require_same_grid(image, vertebrae, case.labels_path)
