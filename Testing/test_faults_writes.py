@@ -61,6 +61,7 @@ def spec_for(mode: str, tmp_path: Path) -> dict:
             "new": [str(store), str(labels), "second"]}
 
 
+@pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(sys, "addaudithook"), reason="needs fork and audit hooks")
 @pytest.mark.parametrize("mode", ["quantify", "segment", "train", "approve"])
 def test_a_kill_at_every_write_step_leaves_the_previous_or_the_new_result_whole(tmp_path, mode):
     spec = spec_for(mode, tmp_path)
