@@ -132,7 +132,7 @@ def _fast_training() -> None:
 
 
 def main() -> None:
-    spec = json.loads(Path(sys.argv[1]).read_text())
+    spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     mode, watch = spec["mode"], Path(spec["watch"])
     import pandas  # noqa: F401 - imported once before forking (the checks use them); never run here
     import SimpleITK  # noqa: F401
@@ -160,7 +160,7 @@ def main() -> None:
         entry["recovered"] = _files(watch)
         entry["check"] = _check_in_child(mode, watch)
         report["kills"].append(entry)
-    Path(sys.argv[2]).write_text(json.dumps(report, indent=1))
+    Path(sys.argv[2]).write_text(json.dumps(report, indent=1), encoding="utf-8")
 
 
 def _check_in_child(mode: str, watch: Path) -> dict:
@@ -174,10 +174,10 @@ def _check_in_child(mode: str, watch: Path) -> dict:
             result = _check(mode, watch)
         except Exception as exc:  # noqa: BLE001 - reported, the test fails on it
             result = {"error": f"{type(exc).__name__}: {exc}"}
-        out.write_text(json.dumps(result))
+        out.write_text(json.dumps(result), encoding="utf-8")
         os._exit(0)
     os.waitpid(pid, 0)
-    return json.loads(out.read_text()) if out.exists() else {"error": "check crashed"}
+    return json.loads(out.read_text(encoding="utf-8")) if out.exists() else {"error": "check crashed"}
 
 
 def _check(mode: str, watch: Path) -> dict:
@@ -186,14 +186,14 @@ def _check(mode: str, watch: Path) -> dict:
         import numpy as np
         import SimpleITK as sitk
 
-        summary = json.loads(next(watch.glob("*_segmentation.json")).read_text())
+        summary = json.loads(next(watch.glob("*_segmentation.json")).read_text(encoding="utf-8"))
         labels = sitk.GetArrayFromImage(sitk.ReadImage(str(next(watch.glob("*_labels.nii.gz")))))
         consistent = all(int(np.count_nonzero(labels == e["value"])) == e["voxels"] for e in summary["labels"])
         return {"which": summary["slice"]["index"], "consistent": consistent}
     if mode == "quantify":
         import pandas as pd
 
-        record = json.loads((watch / "p1.json").read_text())
+        record = json.loads((watch / "p1.json").read_text(encoding="utf-8"))
         row = pd.read_csv(watch / "measurements.csv", dtype={"patient_id": str}).set_index("patient_id").loc["p1"]
         return {"which": record["slice"]["index"], "consistent": int(row["slice_index"]) == record["slice"]["index"]
                 and (watch / "p1_qa.png").stat().st_size > 1000}
@@ -201,14 +201,14 @@ def _check(mode: str, watch: Path) -> dict:
         from MuscleQuantLib.models.modelfile import verify_model
 
         card = verify_model(watch / "model", load=False)
-        summary = json.loads((watch / "training_summary.json").read_text())
-        metrics = json.loads((watch / "metrics_fold0.json").read_text())
+        summary = json.loads((watch / "training_summary.json").read_text(encoding="utf-8"))
+        metrics = json.loads((watch / "metrics_fold0.json").read_text(encoding="utf-8"))
         return {"which": card["training"]["seed"], "consistent": summary["folds"][0]["train_cases"]
                 == metrics["train_cases"] == card["training"]["per_fold"][0]["train_cases"]}
     if mode == "approve":
         versions = sorted(p.name for p in (watch / "c1").iterdir() if p.name.startswith("v"))
         complete = all(all((watch / "c1" / v / f).is_file() for f in json.loads(
-            (watch / "c1" / v / "provenance.json").read_text())["files"]) for v in versions)
+            (watch / "c1" / v / "provenance.json").read_text(encoding="utf-8"))["files"]) for v in versions)
         return {"which": versions, "consistent": complete}
     return {}
 

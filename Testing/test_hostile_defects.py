@@ -97,7 +97,7 @@ def test_totalsegmentator_mapping_measures_only_psoas_and_erector_and_names_the_
                             tmp_path / "out", "--preset", "l3", "--slice", "5", "--label-map-from", "totalsegmentator",
                             "--height", "1.75", "--sex", "M")
     assert code == 0, err
-    record = strict_json((tmp_path / "out" / "example_ct_sm.json").read_text())
+    record = strict_json((tmp_path / "out" / "example_ct_sm.json").read_text(encoding="utf-8"))
     assert set(record["labels"]) == {"psoas_major", "erector_spinae"}
     seg = sitk.GetArrayFromImage(sitk.ReadImage(str(shared_data / "example_seg.nii.gz")))[5]
     ct = sitk.GetArrayFromImage(sitk.ReadImage(str(shared_data / "example_ct_sm.nii.gz")))[5]
@@ -119,7 +119,7 @@ def test_ignore_unknown_labels_measures_only_preset_values_with_a_warning(tmp_pa
     code, _, err = quantify(run_cli, tmp_path / "ct.nii.gz", tmp_path / "labels.nii.gz", tmp_path / "out",
                             "--ignore-unknown-labels", "--slice", "1")
     assert code == 0, err
-    record = json.loads((tmp_path / "out" / "ct.json").read_text())
+    record = json.loads((tmp_path / "out" / "ct.json").read_text(encoding="utf-8"))
     assert set(record["labels"]) == {"psoas_major", "erector_spinae"}
     assert any("42" in w and "ignored" in w for w in record["warnings"])
 
@@ -134,11 +134,11 @@ def test_segment_output_is_quantified_with_its_own_sided_label_names(tmp_path, r
     write_image(tmp_path / "ct.nii.gz", image)
     write_image(tmp_path / "ct_labels.nii.gz", out_labels)
     names = [{"value": o.value, "name": o.name} for o in get_preset("l3").output_labels()]
-    (tmp_path / "ct_segmentation.json").write_text(json.dumps({"preset": "l3", "labels": names}))
+    (tmp_path / "ct_segmentation.json").write_text(json.dumps({"preset": "l3", "labels": names}), encoding="utf-8")
     code, _, err = quantify(run_cli, tmp_path / "ct.nii.gz", tmp_path / "ct_labels.nii.gz", tmp_path / "out",
                             "--slice", "1")
     assert code == 0, err
-    record = json.loads((tmp_path / "out" / "ct.json").read_text())
+    record = json.loads((tmp_path / "out" / "ct.json").read_text(encoding="utf-8"))
     assert set(record["labels"]) == {"psoas_major_left", "erector_spinae_left"}
     assert record["values"]["psoas_area_mm2"]["value"] == pytest.approx(np.count_nonzero(labels[1] == 3) * 4.0)
     code, _, err = quantify(run_cli, tmp_path / "ct.nii.gz", tmp_path / "ct_labels.nii.gz", tmp_path / "out2",
@@ -245,12 +245,12 @@ def test_quantify_refuses_a_level_the_metadata_says_is_out_of_view(tmp_path, run
     """Before: the slice with most muscle was measured and reported as L3 with a sarcopenia status."""
     image, labels = l3_case(tmp_path)
     meta = {"case_id": "c1", "target_level": "L3", "target_in_view": False, "levels": {}, "modality": "CT"}
-    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    (tmp_path / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     code, _, err = quantify(run_cli, image, labels, tmp_path / "out", "--metadata", tmp_path / "meta.json")
     one_line_error(code, err, "target_in_view", "not in view")
     assert listing(tmp_path / "out") == {}
     meta.update(target_in_view=None, levels={"L3": {"center_slice": 40.0}})
-    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    (tmp_path / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     code, _, err = quantify(run_cli, image, labels, tmp_path / "out", "--metadata", tmp_path / "meta.json")
     one_line_error(code, err, "metadata", "outside the image")
 
@@ -308,7 +308,7 @@ def test_seg_nrrd_label_value_zero_is_refused_and_an_empty_segment_is_reported(t
     code, _, err = quantify(run_cli, tmp_path / "ct.nrrd", tmp_path / "ok.seg.nrrd", tmp_path / "out2",
                             "--patient-id", "p")
     assert code == 0, err
-    warnings = json.loads((tmp_path / "out2" / "p.json").read_text())["warnings"]
+    warnings = json.loads((tmp_path / "out2" / "p.json").read_text(encoding="utf-8"))["warnings"]
     assert any("quadratus_lumborum holds no voxel" in w for w in warnings)
 
 
@@ -363,11 +363,11 @@ def test_read_only_output_folder_is_a_clear_refusal(tmp_path, run_cli):
 
 def test_segment_out_that_is_a_file_is_refused(tmp_path, run_cli, l3_model):
     image, _ = l3_case(tmp_path)
-    (tmp_path / "taken").write_text("x")
+    (tmp_path / "taken").write_text("x", encoding="utf-8")
     code, _, err = run_cli("--progress", "none", "segment", image, "--model", l3_model, "--out", tmp_path / "taken",
                            "--slice", "1")
     one_line_error(code, err, "taken", "not a folder")
-    assert (tmp_path / "taken").read_text() == "x"
+    assert (tmp_path / "taken").read_text(encoding="utf-8") == "x"
 
 
 def test_unknown_device_is_refused(tmp_path, run_cli, l3_model):
@@ -408,7 +408,7 @@ def test_phantom_negative_seed_is_refused(tmp_path, run_cli):
                                            "outside the data folder")])
 def test_malformed_dataset_json_is_refused(tmp_path, run_cli, text, needle):
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "dataset.json").write_text(text)
+    (tmp_path / "data" / "dataset.json").write_text(text, encoding="utf-8")
     code, _, err = run_cli("--progress", "none", "train", "--preset", "l3", "--data", tmp_path / "data", "--out",
                            tmp_path / "run", "--profile", "tiny")
     one_line_error(code, err, "dataset.json", needle)

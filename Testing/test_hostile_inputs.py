@@ -24,7 +24,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
     w["empty"] = d / "empty.nii.gz"
     w["empty"].write_bytes(b"")
     w["text"] = d / "text.nii.gz"
-    w["text"].write_text("patient_id,age\n1,2\n")
+    w["text"].write_text("patient_id,age\n1,2\n", encoding="utf-8")
     whole = w["img"].read_bytes()
     w["trunc"] = d / "trunc.nii.gz"
     w["trunc"].write_bytes(gzip.compress(gzip.decompress(whole)[:2000]))
@@ -38,7 +38,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
     w["flat"] = write_image(d / "flat.nii.gz", image[1])
     w["nodicom"] = d / "nodicom"
     w["nodicom"].mkdir()
-    (w["nodicom"] / "readme.txt").write_text("no images here")
+    (w["nodicom"] / "readme.txt").write_text("no images here", encoding="utf-8")
     two = d / "twoseries"
     dicom_series(two, [0, 5, 10])
     dicom_series(two / "b", [0, 5, 10])
@@ -47,12 +47,12 @@ def world(tmp_path_factory) -> dict[str, Path]:
     w["twoseries"] = two
     w["mha_zero"] = d / "zero.mha"
     w["mha_zero"].write_text("ObjectType = Image\nNDims = 3\nDimSize = 4 4 3\nElementSpacing = 0 1 1\n"
-                             "ElementType = MET_SHORT\nElementDataFile = LOCAL\n")
+                             "ElementType = MET_SHORT\nElementDataFile = LOCAL\n", encoding="utf-8")
     with open(w["mha_zero"], "ab") as f:
         f.write(b"\0" * 96)
     w["mha_nan_origin"] = d / "nanorigin.mha"
     w["mha_nan_origin"].write_text("ObjectType = Image\nNDims = 3\nDimSize = 4 4 3\nOffset = nan 0 0\n"
-                                   "ElementSpacing = 1 1 1\nElementType = MET_SHORT\nElementDataFile = LOCAL\n")
+                                   "ElementSpacing = 1 1 1\nElementType = MET_SHORT\nElementDataFile = LOCAL\n", encoding="utf-8")
     with open(w["mha_nan_origin"], "ab") as f:
         f.write(b"\0" * 96)
     w["lab_grid"] = write_image(d / "lab_grid.nii.gz", labels, spacing=(2.5, 2.0, 5.0))
@@ -61,23 +61,23 @@ def world(tmp_path_factory) -> dict[str, Path]:
     w["lab_zero"] = write_image(d / "lab_zero.nii.gz", np.zeros_like(labels))
     w["windowed"] = write_image(d / "windowed.nii.gz", np.clip((image + 160) / 400 * 255, 0, 255).astype(np.uint8))
     w["garbage_json"] = d / "garbage.json"
-    w["garbage_json"].write_text("{not json")
+    w["garbage_json"].write_text("{not json", encoding="utf-8")
     w["array_json"] = d / "array.json"
-    w["array_json"].write_text("[1, 2]")
+    w["array_json"].write_text("[1, 2]", encoding="utf-8")
     w["names_bad"] = d / "names_bad.json"
-    w["names_bad"].write_text(json.dumps({"psoas": "psoas_major"}))
+    w["names_bad"].write_text(json.dumps({"psoas": "psoas_major"}), encoding="utf-8")
     w["card_noid"] = d / "card.json"
-    w["card_noid"].write_text(json.dumps({"weights": {"sha256": "00"}}))
+    w["card_noid"].write_text(json.dumps({"weights": {"sha256": "00"}}), encoding="utf-8")
     w["map_bad"] = d / "map_bad.json"
-    w["map_bad"].write_text(json.dumps({"map": {"88": "gluteus_maximus"}}))
+    w["map_bad"].write_text(json.dumps({"map": {"88": "gluteus_maximus"}}), encoding="utf-8")
     w["map_empty"] = d / "map_empty.json"
-    w["map_empty"].write_text(json.dumps({"source": "x"}))
+    w["map_empty"].write_text(json.dumps({"source": "x"}), encoding="utf-8")
     w["meta_names"] = d / "meta_names.json"
-    w["meta_names"].write_text(json.dumps({"label_names": ["psoas"]}))
+    w["meta_names"].write_text(json.dumps({"label_names": ["psoas"]}), encoding="utf-8")
     w["meta_slice"] = d / "meta_slice.json"
-    w["meta_slice"].write_text(json.dumps({"target_level": "L3", "levels": {"L3": {"center_slice": "middle"}}}))
+    w["meta_slice"].write_text(json.dumps({"target_level": "L3", "levels": {"L3": {"center_slice": "middle"}}}), encoding="utf-8")
     w["file"] = d / "a_file"
-    w["file"].write_text("x")
+    w["file"].write_text("x", encoding="utf-8")
     w["pt"] = d / "weights.pt"
     w["pt"].write_bytes(b"\x80\x04pickle")
     w["nomodel"] = d / "nomodel"
@@ -96,15 +96,15 @@ def world(tmp_path_factory) -> dict[str, Path]:
     nometa.mkdir()
     write_image(nometa / "c0_image.nii.gz", image)
     (nometa / "dataset.json").write_text(json.dumps({"cases": [{"case_id": "c0", "image": "c0_image.nii.gz",
-                                                                "labels": "c0_image.nii.gz", "metadata": "c0.json"}]}))
+                                                                "labels": "c0_image.nii.gz", "metadata": "c0.json"}]}), encoding="utf-8")
     w["nometa"] = nometa
     busy = d / "busy"
     busy.mkdir()
-    (busy / "notes.txt").write_text("someone else's work")
+    (busy / "notes.txt").write_text("someone else's work", encoding="utf-8")
     w["busy"] = busy
     phantom_done = d / "phantom_done"
     phantom_done.mkdir()
-    (phantom_done / "dataset.json").write_text("{}")
+    (phantom_done / "dataset.json").write_text("{}", encoding="utf-8")
     w["phantom_done"] = phantom_done
     seg = sitk.GetImageFromArray(labels)
     seg.SetSpacing((3.0, 2.0, 5.0))
@@ -121,7 +121,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
     w["existing_out"] = d / "existing.nii.gz"
     w["existing_out"].write_bytes(b"previous")
     w["pairs_garbage"] = d / "pairs.csv"
-    w["pairs_garbage"].write_text("a,b\n1,2\n")
+    w["pairs_garbage"].write_text("a,b\n1,2\n", encoding="utf-8")
     return w
 
 
