@@ -37,9 +37,9 @@ class StarterSpec:
 
 STARTERS: dict[str, StarterSpec] = {
     "l3": StarterSpec("l3", "synth", samples=600, data_seed=1400, train_seed=14, max_epochs=30, profile="starter"),
-    "l3_level": StarterSpec("l3_level", "phantoms", samples=0, data_seed=0, train_seed=14, max_epochs=24,
+    "l3_level": StarterSpec("l3_level", "phantoms", samples=0, data_seed=0, train_seed=14, max_epochs=40,
                             anatomy="l3", parts=((120, 1410, "random"), (12, 1411, "never"), (60, 1412, "random")),
-                            contrast_curve=0.5, val_fraction=0.2),
+                            contrast_curve=0.3, val_fraction=0.2),
 }
 
 
