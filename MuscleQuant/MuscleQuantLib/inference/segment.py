@@ -191,6 +191,19 @@ def _like(array: np.ndarray, reference: sitk.Image) -> sitk.Image:
     return image
 
 
+def label_counts(array: np.ndarray, minlength: int, chunk: int = 1 << 22) -> np.ndarray:
+    """Voxels per label value, counted in chunks (``bincount`` casts to int64: a whole 58-Mvoxel volume
+    at once would need 460 MB more)."""
+    flat = array.reshape(-1)
+    counts = np.zeros(minlength, dtype=np.int64)
+    for start in range(0, flat.size, chunk):
+        part = np.bincount(flat[start:start + chunk], minlength=minlength)
+        if part.size > counts.size:
+            counts = np.concatenate([counts, np.zeros(part.size - counts.size, np.int64)])
+        counts[:part.size] += part
+    return counts
+
+
 def _summary(request: SegmentRequest, image: sitk.Image, preset: Preset, card: dict[str, Any], output: sitk.Image,
              hu_window: tuple[float, float] | None, slice_info: dict[str, Any] | None, midline: float, device: str,
              seconds: float) -> dict[str, Any]:
@@ -200,7 +213,7 @@ def _summary(request: SegmentRequest, image: sitk.Image, preset: Preset, card: d
     array = sitk.GetArrayViewFromImage(output)
     if slice_info is not None:  # a 2D preset labels one stored slice
         array = array[slice_info["index"]]
-    counts = np.bincount(array.ravel(), minlength=len(preset.output_labels()) + 1)
+    counts = label_counts(array, len(preset.output_labels()) + 1)
     sx, sy, sz = image.GetSpacing()
     labels = []
     for out in preset.output_labels():
