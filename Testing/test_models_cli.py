@@ -24,8 +24,9 @@ def _rows(run_cli, *extra):
 
 
 def test_list_with_nothing(run_cli, home):
+    """An empty registry and cache still list the starter models that ship in the package (issue 14)."""
     code, out, _ = run_cli("models", "list")
-    assert code == 0 and "none: the registry is empty" in out
+    assert code == 0 and "l3-starter" in out and "starter" in out and "none: the registry is empty" not in out
 
 
 def test_import_list_verify_and_detect_corruption(run_cli, home, tmp_path):
