@@ -271,6 +271,8 @@ def test_cli_finds_levels_with_an_installed_model_or_says_none_is_there(run_cli,
     row = _table(tmp_path / "a").iloc[0]
     assert row["status"] == "excluded" and row["reason"].startswith("level not in view")
     monkeypatch.setenv("MUSCLEQUANT_HOME", str(tmp_path / "empty_cache"))
+    # no shipped starter finder either (issue 14 ships one, which a fresh install would use)
+    monkeypatch.setattr("MuscleQuantLib.models.starter.STARTER_DIR", tmp_path / "no_starters")
     code, _, err = run_cli("--progress", "none", "batch", source, "--preset", "l3", "--model", model,
                            "--out", tmp_path / "b", "--no-qa")
     assert code == 0, err
