@@ -40,6 +40,8 @@ __all__ = ["MISSING_TOKENS", "TIME_SUFFIXES", "Cohort", "CohortColumns", "Cohort
 
 
 DEFAULT_COLUMNS = CohortColumns()
+# Why a flagged, unapproved measurement is not used (issue 14: never silently counted as a measurement).
+FLAGGED_REASON = "measurement flagged by the plausibility checks (needs_review) and not approved"
 
 
 class CohortTableError(InputError):
@@ -126,6 +128,10 @@ class Cohort:
         remaining &= ~invalid
         no_row = (~self.has_measurement.reindex(self.data.index, fill_value=True).astype(bool).to_numpy()
                   if self.has_measurement is not None else np.zeros(len(self.data), dtype=bool))
+        if any(column in self.measurement_columns for column in needed):
+            flagged = remaining & self.flagged_for_review()
+            reasons[flagged] = FLAGGED_REASON
+            remaining &= ~flagged
         for column in needed:
             hit = remaining & self.data[column].isna().to_numpy()
             if column in self.measurement_columns:
@@ -135,6 +141,16 @@ class Cohort:
                 reasons[hit] = f"missing {column}"
             remaining &= ~hit
         return reasons
+
+    def flagged_for_review(self) -> np.ndarray:
+        """Rows whose measurement the plausibility checks flagged (``needs_review``) and nobody approved
+        since: such a value is a draft, so analyses that use measurements leave it out and say why."""
+        status = self.data.get("plausibility_status")
+        if status is None:
+            return np.zeros(len(self.data), dtype=bool)
+        review = self.data.get("review_status")
+        approved = (review.astype(str).str.lower() == "approved").to_numpy() if review is not None else False
+        return (status.astype(str).str.lower() == "needs_review").to_numpy() & ~approved
 
 
 def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
