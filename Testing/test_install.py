@@ -44,7 +44,8 @@ def test_ci_runs_the_readme_test_command_verbatim():
     demo = readme_command("Install and run the main job")
     install_tests = command.split(" && .venv/bin/python -m pytest")[0]
     install_demo = demo.split(" && .venv/bin/musclequant demo")[0]
-    assert install_tests == install_demo.replace("-e .", '-e ".[test]"'), "the two README installs must match"
+    assert install_tests == install_demo.replace('-e ".[batch]"', '-e ".[test,batch]"'), \
+        "the two README installs must match"
     assert "--no-build-isolation pyradiomics==3.0.1" in command
 
 

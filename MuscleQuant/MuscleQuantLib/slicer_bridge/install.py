@@ -48,7 +48,10 @@ QUANTIFY: dict[str, str] = {
     "openpyxl": ">=3.1,<4",
     "jsonschema": ">=4.20,<5",
 }
-SEGMENT: dict[str, str] = {**QUANTIFY, "monai": ">=1.6,<1.7", "einops": ">=0.7,<1"}
+# onnxruntime runs the networks on CPU without importing torch/MONAI (inference/runtime.py); onnx is what
+# torch.onnx.export needs to write the cached export. Both have cp312 wheels on Linux, Windows and macOS.
+SEGMENT: dict[str, str] = {**QUANTIFY, "monai": ">=1.6,<1.7", "einops": ">=0.7,<1", "onnxruntime": ">=1.20,<2",
+                           "onnx": ">=1.17,<2"}
 COHORT: dict[str, str] = {**QUANTIFY, "lifelines": ">=0.30,<0.31"}
 # Engine command line only (``musclequant cohort deepsurv``), never a module plan: scikit-survival needs
 # ecos, which has no wheel for Python 3.12 on Apple-silicon macOS.
