@@ -65,11 +65,11 @@ def spec_for(mode: str, tmp_path: Path) -> dict:
 @pytest.mark.parametrize("mode", ["quantify", "segment", "train", "approve"])
 def test_a_kill_at_every_write_step_leaves_the_previous_or_the_new_result_whole(tmp_path, mode):
     spec = spec_for(mode, tmp_path)
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     done = subprocess.run([sys.executable, str(DRIVER), str(tmp_path / "spec.json"), str(tmp_path / "report.json")],
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     old, new = report["previous_check"], report["completed"]["check"]
     assert report["completed"]["exit"] == 0 and old["consistent"] and new["consistent"]
     assert old["which"] != new["which"]

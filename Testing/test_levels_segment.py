@@ -97,6 +97,8 @@ def test_level_not_found_exits_2_with_a_hint(run_cli, models, ct, tmp_path):
 
 def test_no_installed_level_model_says_what_to_do(run_cli, models, ct, tmp_path, monkeypatch):
     monkeypatch.setenv("MUSCLEQUANT_HOME", str(tmp_path / "empty-home"))
+    # and no shipped starter finder (issue 14 ships one, which a fresh install uses instead)
+    monkeypatch.setattr("MuscleQuantLib.models.starter.STARTER_DIR", tmp_path / "no-starters")
     code, _, err = run_cli("--progress", "none", "segment", ct, "--model", models["l3"], "--out", tmp_path / "d")
     assert code == 2 and "--level-model" in err and "--slice" in err
 

@@ -216,7 +216,7 @@ def test_quantify_row_and_json_carry_the_flags(real_ct, shared_data, tmp_path, r
     row = pd.read_csv(tmp_path / "out" / "measurements.csv").iloc[0]
     assert row["plausibility_status"] == "needs_review" and row["plausibility_flag_count"] >= 2
     assert "position:psoas_major_right(error)" in row["plausibility_flags"]
-    record = json.loads((tmp_path / "out" / "liver.json").read_text())
+    record = json.loads((tmp_path / "out" / "liver.json").read_text(encoding="utf-8"))
     assert record["plausibility"]["status"] == "needs_review"
     assert any(f["check"] == "area" and f["label"] == "psoas_major_right" for f in record["plausibility"]["flags"])
     for column in ("plausibility_status", "plausibility_flag_count", "plausibility_flags"):
@@ -232,7 +232,7 @@ def test_quantify_totalsegmentator_reference_is_ok(shared_data, tmp_path, run_cl
     assert code == 0, err
     row = pd.read_csv(tmp_path / "measurements.csv").iloc[0]
     assert row["plausibility_status"] == "ok" and row["plausibility_flag_count"] == 0
-    record = json.loads((tmp_path / "reference.json").read_text())
+    record = json.loads((tmp_path / "reference.json").read_text(encoding="utf-8"))
     assert {"size", "position", "intensity"} <= set(record["plausibility"]["checks"])
 
 

@@ -148,8 +148,8 @@ def test_engine_python_lookup_never_falls_back_to_this_interpreter(tmp_path):
     from MuscleQuantLib.slicer_bridge.process import ENGINE_PYTHON_VARIABLE, EngineNotFound, engine_python
 
     chosen, from_env = tmp_path / "chosen-python", tmp_path / "env-python"
-    chosen.write_text("")
-    from_env.write_text("")
+    chosen.write_text("", encoding="utf-8")
+    from_env.write_text("", encoding="utf-8")
     env = {ENGINE_PYTHON_VARIABLE: str(from_env)}
     assert engine_python(str(chosen), env, lambda name: "/opt/Slicer/bin/PythonSlicer") == str(chosen)
     assert engine_python(None, env, lambda name: "/opt/Slicer/bin/PythonSlicer") == str(from_env)

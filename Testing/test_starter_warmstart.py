@@ -60,7 +60,7 @@ def test_cli_init_fine_tunes_and_refuses_models_that_do_not_fit(c3_data, first_r
     code, _, err = run_cli("train", "--preset", "c3", "--data", c3_data, "--out", tmp_path / "ok", "--init",
                            first_round, "--max-epochs", "1", "--progress", "none")
     assert code == 0, err
-    assert json.loads((tmp_path / "ok" / "model" / "model.json").read_text())["training"]["init"]["path"] == str(first_round)
+    assert json.loads((tmp_path / "ok" / "model" / "model.json").read_text(encoding="utf-8"))["training"]["init"]["path"] == str(first_round)
     code, _, err = run_cli("train", "--preset", "l3", "--data", c3_data, "--out", tmp_path / "other", "--init",
                            first_round, "--progress", "none")
     assert code == 2 and err.count("\n") == 1 and "--init" in err and "preset 'c3', not 'l3'" in err

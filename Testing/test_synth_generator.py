@@ -106,7 +106,7 @@ def test_training_folder_is_read_by_the_trainer(tmp_path):
 
     manifest = write_training_folder(tmp_path, 3, seed=11)
     assert manifest["generator_version"] == GENERATOR_VERSION and manifest["recipe"]["intensity"] == "synthseg"
-    assert json.loads((tmp_path / "dataset.json").read_text())["kind"] == "synthetic_training"
+    assert json.loads((tmp_path / "dataset.json").read_text(encoding="utf-8"))["kind"] == "synthetic_training"
     preset = get_preset("l3")
     cases = discover_cases(tmp_path)
     prepared = prepare_case(cases[0], preset, preset.profile("cpu"))

@@ -41,7 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "radiomics": ("MuscleQuantLib.features.cli", "radiomic features (PyRadiomics) of muscle and psoas, one CSV row per case"),
     "models": ("MuscleQuantLib.models.cli", "list, download, import and verify segmentation models"),
     "cohort": ("MuscleQuantSurvivalLib.cli", "cohort survival analysis: validate, km, cox, definitions, stats, deepsurv, report"),
-    "demo": ("MuscleQuantLib.demo", "end-to-end demo on phantoms: train, segment, evaluate, quantify, report"),
+    "demo": ("MuscleQuantLib.demo", "deterministic end-to-end demo: starter models with automatic level finding on "
+             "phantoms, the real example CT, a survival report (--train P adds training by iteration counts)"),
     "batch": ("MuscleQuantLib.batch.cli", "measure a cohort: studies to a table, QA gallery and case folders (resumable, parallel)"),
 }
 

@@ -97,7 +97,7 @@ def prepare(cache: Path, presets: list[str], epochs: int) -> dict[str, dict[str,
                 _check(_timed([sys.executable, str(HERE), "--train", name, str(train), str(run), str(epochs)], env),
                        f"training {name}")
         meta_path = next(p for p in sorted(test.glob("*.json")) if p.name != "dataset.json")
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         image = test / meta["files"]["image"]
         cases[preset] = {"preset": preset, "image": str(image), "slice": _true_slice(meta),
                          "model": str(cache / "models" / preset / "model"),
@@ -226,8 +226,8 @@ def worker(spec_json: str) -> None:
         for name, argv in steps.items():
             if name == "quantify" and (out / f"{stem}_segmentation.json").exists():
                 # segment writes sided labels (psoas_major_left …): name them for quantify, as a user would
-                labels = json.loads((out / f"{stem}_segmentation.json").read_text())["labels"]
-                (out / "label_names.json").write_text(json.dumps({str(e["value"]): e["name"] for e in labels}))
+                labels = json.loads((out / f"{stem}_segmentation.json").read_text(encoding="utf-8"))["labels"]
+                (out / "label_names.json").write_text(json.dumps({str(e["value"]): e["name"] for e in labels}), encoding="utf-8")
             started = time.perf_counter()
             codes[name] = main(["--progress", "none", *argv])
             times[name].append(time.perf_counter() - started)
@@ -350,7 +350,7 @@ def main() -> None:
             print(f"{name:15s} ratio   " + ", ".join(f"{k} ×{v:.1f}" for k, v in ratios.items())
                   + f"; label maps identical: {same}", flush=True)
     summary = {name: {label: {k: v for k, v in r.items()} for label, r in by.items()} for name, by in rows.items()}
-    (work / "bench_speed.json").write_text(json.dumps(summary, indent=1))
+    (work / "bench_speed.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     print(f"# details: {work / 'bench_speed.json'}")
     if args.cohort:
         cohort = HERE.with_name("bench_cohort_speed.py")

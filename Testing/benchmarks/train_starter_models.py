@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("model.json", "weights.safetensors"):
             shutil.copyfile(model / name, target / name)
         report["installed"] = str(target)
-    (args.work / "report.json").write_text(json.dumps(report, indent=1))
+    (args.work / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(json.dumps(report, indent=1))
     return 0
 
