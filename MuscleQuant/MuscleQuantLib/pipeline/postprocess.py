@@ -77,6 +77,16 @@ def remove_small_islands(labels: np.ndarray, voxel_size: float, min_size: float)
     return out
 
 
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest connected region of ``mask`` (the mask itself when it is in one piece or empty)."""
+    regions, count = ndimage.label(mask)
+    if count <= 1:
+        return mask
+    sizes = np.bincount(regions.ravel())
+    sizes[0] = 0
+    return regions == int(np.argmax(sizes))
+
+
 def midline_x(body_mask: np.ndarray) -> float:
     """x index (canonical array) of the body's mid-sagittal plane: the mask's centre of mass (the same
     exact integer sum over voxels, taken per column)."""

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ..pipeline.postprocess import largest_component
+
 CT_BODY_HU = -500.0  # air/body boundary (SPEC 2.2 body mask)
 CT_BONE_HU = 120.0  # an osteopenic vertebra at 3 mm is ~120-250 HU (real L2 here: mean 187); muscle stays below ~100
 MR_BODY_FRACTION = 0.15  # MR body: above this fraction of the slice's 99th percentile (quantify.labels)
@@ -40,15 +42,6 @@ class SliceFrame:
     def coordinates(self, y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(lateral, posterior) of voxels (y, x): |x − origin| / half-width, (y − origin) / depth."""
         return np.abs(x - self.origin_yx[1]) / self.half_width, (y - self.origin_yx[0]) / self.depth
-
-
-def largest_component(mask: np.ndarray) -> np.ndarray:
-    regions, count = ndimage.label(mask)
-    if count <= 1:
-        return mask
-    sizes = np.bincount(regions.ravel())
-    sizes[0] = 0
-    return regions == int(np.argmax(sizes))
 
 
 def body_mask(values: np.ndarray, modality: str) -> np.ndarray:

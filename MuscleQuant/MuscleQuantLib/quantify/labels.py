@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage
 
+from ..pipeline.postprocess import largest_component
 from .presets import NON_MUSCLE_NAMES, PSOAS_NAMES
 
 SIDES = ("left", "right")
@@ -89,12 +89,7 @@ def body_mask(slice_values: np.ndarray, modality: str) -> np.ndarray:
     else:
         high = float(np.percentile(slice_values, 99)) if slice_values.size else 0.0
         mask = slice_values > MR_BODY_FRACTION * high if high > 0 else np.zeros_like(slice_values, bool)
-    regions, count = ndimage.label(mask)
-    if count <= 1:
-        return mask
-    sizes = np.bincount(regions.ravel())
-    sizes[0] = 0
-    return regions == int(np.argmax(sizes))
+    return largest_component(mask)
 
 
 def midline_x(lps_x: np.ndarray, slice_values: np.ndarray | None, muscle: np.ndarray, modality: str,
