@@ -327,3 +327,23 @@ def test_cluster_option_building_and_jobqueue_class_choice(monkeypatch):
     assert made == [("PBSCluster", {"cores": 1, "processes": 1, "memory": "4GiB", "queue": "q"})]
     with pytest.raises(InputError, match="unknown cluster kind"):
         make_cluster("lsf", {})
+
+
+def test_without_model_batch_uses_the_shipped_starter_or_says_what_to_do(run_cli, tmp_path, monkeypatch):
+    """Like ``segment``: no --model means the newest installed model, on a fresh install the starter."""
+    import json
+
+    from MuscleQuantLib.models.starter import starter_for
+
+    source = tmp_path / "one"
+    write_study(StudySpec("ST", seed=5), source)
+    monkeypatch.setenv("MUSCLEQUANT_HOME", str(tmp_path / "fresh_cache"))
+    code, _, err = run_cli("--progress", "none", "batch", source, "--preset", "l3", "--out", tmp_path / "a",
+                           "--no-qa")
+    assert code == 0, err
+    settings = json.loads((tmp_path / "a" / "run.json").read_text(encoding="utf-8"))["settings"]
+    assert Path(settings["model"]) == starter_for("l3")
+    monkeypatch.setattr("MuscleQuantLib.models.starter.STARTER_DIR", tmp_path / "no_starters")
+    code, _, err = run_cli("--progress", "none", "batch", source, "--preset", "l3", "--out", tmp_path / "b")
+    assert code == 2 and "--model" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "b").exists()

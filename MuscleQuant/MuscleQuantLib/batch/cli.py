@@ -22,7 +22,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", required=True, choices=sorted(n for n, p in all_presets().items() if p.role != "level"),
                         help="anatomy preset")
     parser.add_argument("--out", required=True, type=Path, help="output folder (re-running resumes it)")
-    parser.add_argument("--model", required=True, type=Path, help="segmentation model folder (model.json)")
+    parser.add_argument("--model", type=Path, help="segmentation model folder (model.json); default: the newest "
+                        "installed model for --preset, else its shipped starter model")
     parser.add_argument("--level-model", type=Path, help="level finder model (default: newest installed)")
     parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: this process)")
     parser.add_argument("--scheduler", help="address of an existing Dask distributed scheduler (tcp://host:8786)")
@@ -66,6 +67,14 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         raise InputError("give either --scheduler or --cluster, not both", field="--scheduler")
     if args.out.exists() and not args.out.is_dir():
         raise InputError("exists and is not a folder", path=args.out)
+    if args.model is None:  # the same default as ``segment``: newest installed, else the shipped starter
+        from ..models.starter import default_model
+
+        args.model = default_model(args.preset)
+        if args.model is None:
+            raise InputError(f"no model for preset {args.preset!r} is installed and none ships with this version: "
+                             "train or fetch one and pass --model DIR", field="--model")
+        progress.info(f"using model {args.model}")
     selection = SelectionSettings(min_slices=args.min_slices, max_tilt_deg=args.max_tilt,
                                   prefer_thickness_mm=args.prefer_thickness, prefer_kernels=tuple(args.prefer_kernel))
     settings = BatchSettings(preset=args.preset, out=args.out, model=args.model, level_model=args.level_model,
