@@ -37,3 +37,13 @@ def test_clinical_only_analyses_keep_patients_with_flagged_measurements(tmp_path
     cohort = load_cohort(*_tables(tmp_path))
     used, exclusions = cohort.usable(["os_months", "os_event", "age"])
     assert len(used) == 6 and not exclusions.left_out
+
+
+def test_flags_without_a_review_column_still_exclude(tmp_path):
+    """A plain quantify table has plausibility_status but no review_status (this crashed the analyses)."""
+    clinical, measured = _tables(tmp_path)
+    text = measured.read_text(encoding="utf-8").splitlines()
+    measured.write_text("\n".join(line.rsplit(",", 1)[0] for line in text) + "\n", encoding="utf-8")
+    used, exclusions = load_cohort(clinical, measured).usable(["os_months", "os_event", "smi_cm2_m2"])
+    assert sorted(used["patient_id"]) == ["P0", "P3", "P4"]
+    assert [reason for _, reason in exclusions.left_out] == [FLAGGED_REASON] * 3

@@ -149,8 +149,10 @@ class Cohort:
         if status is None:
             return np.zeros(len(self.data), dtype=bool)
         review = self.data.get("review_status")
-        approved = (review.astype(str).str.lower() == "approved").to_numpy() if review is not None else False
-        return (status.astype(str).str.lower() == "needs_review").to_numpy() & ~approved
+        flagged = (status.astype(str).str.lower() == "needs_review").to_numpy(dtype=bool)
+        if review is not None:
+            flagged &= (review.astype(str).str.lower() != "approved").to_numpy(dtype=bool)
+        return flagged
 
 
 def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
