@@ -120,6 +120,16 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(command: Command, args: argparse.Namespace, progress: Progress, prefix: str, message: str,
+          code: int) -> int:
+    """One line on stderr (and the JSON error event), the traceback only with --debug."""
+    progress.error(message)
+    print(f"musclequant {command.name}: {prefix}{message}", file=sys.stderr)
+    if args.debug:
+        traceback.print_exc()
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input/usage, 1 internal error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -134,31 +144,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = command.run(args, progress)
     except MuscleQuantError as exc:
-        message = " ".join(str(exc).split())
-        progress.error(message)
-        print(f"musclequant {command.name}: error: {message}", file=sys.stderr)
-        if args.debug:
-            traceback.print_exc()
-        return EXIT_USER_ERROR
+        return _fail(command, args, progress, "error: ", " ".join(str(exc).split()), EXIT_USER_ERROR)
     except OSError as exc:  # the file system refused (disk full, read-only, permission): the user can fix it
         where = f"{exc.filename}: " if exc.filename else ""
-        message = f"{where}cannot read or write: {exc.strerror or ' '.join(str(exc).split())}"
-        progress.error(message)
-        print(f"musclequant {command.name}: error: {message}", file=sys.stderr)
-        if args.debug:
-            traceback.print_exc()
-        return EXIT_USER_ERROR
+        reason = exc.strerror or " ".join(str(exc).split())
+        return _fail(command, args, progress, "error: ", f"{where}cannot read or write: {reason}", EXIT_USER_ERROR)
     except KeyboardInterrupt:
         progress.error("cancelled")
         print(f"musclequant {command.name}: cancelled", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, not a traceback
         message = f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())}); rerun with --debug"
-        progress.error(message)
-        print(f"musclequant {command.name}: {message}", file=sys.stderr)
-        if args.debug:
-            traceback.print_exc()
-        return EXIT_FAILURE
+        return _fail(command, args, progress, "", message, EXIT_FAILURE)
     if isinstance(result, int) and not isinstance(result, bool):
         return result
     progress.done(result)
