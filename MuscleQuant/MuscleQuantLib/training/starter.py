@@ -23,7 +23,8 @@ STARTER_VERSION = "0.1.0"
 @dataclasses.dataclass(frozen=True)
 class StarterSpec:
     preset: str
-    data: str  # "synth": the randomised generator; "phantoms": anatomical phantoms of ``anatomy``
+    data: str  # a randomised generator package under ``phantoms`` ("synth": L3; see SYNTH_GENERATORS); "phantoms":
+    #            anatomical phantoms of ``anatomy``
     samples: int  # synthetic images ("synth") or phantoms per part ("phantoms": see ``parts``)
     data_seed: int
     train_seed: int
@@ -35,6 +36,10 @@ class StarterSpec:
     val_fraction: float = 0.1
 
 
+# Randomised generators by ``StarterSpec.data``: each is a package under ``phantoms`` exposing
+# ``write_training_folder(folder, n, seed, recipe) -> manifest`` and ``FULL`` (its default recipe).
+SYNTH_GENERATORS = ("synth",)
+
 STARTERS: dict[str, StarterSpec] = {
     "l3": StarterSpec("l3", "synth", samples=600, data_seed=1400, train_seed=14, max_epochs=30, profile="starter"),
     "l3_level": StarterSpec("l3_level", "phantoms", samples=0, data_seed=0, train_seed=14, max_epochs=40,
@@ -45,8 +50,8 @@ STARTERS: dict[str, StarterSpec] = {
 
 def write_data(spec: StarterSpec, folder: Path, recipe: Any, progress: Progress) -> dict[str, Any]:
     """The training folder of ``spec``; returns what the card records about the data."""
-    if spec.data == "synth":
-        from ..phantoms.synth import write_training_folder
+    if spec.data in SYNTH_GENERATORS:
+        write_training_folder = _generator(spec.data).write_training_folder
 
         done = folder / "dataset.json"
         if done.exists():  # drawn before by the same recipe and seed (the folder is keyed by both): reuse it
@@ -80,19 +85,25 @@ def write_data(spec: StarterSpec, folder: Path, recipe: Any, progress: Progress)
             "samples": len(entries)}
 
 
+def _generator(name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(f"..phantoms.{name}", __package__)
+
+
 def train_starter(spec: StarterSpec, out: Path, command: str, recipe: Any = None, progress: Progress = NULL_PROGRESS,
                   keep_data: bool = False, model_id: str | None = None) -> dict[str, Any]:
     """Draw the synthetic data, train, and write the model to ``out/run/model``; returns the training summary."""
     import torch
 
-    from ..phantoms.synth import FULL
     from .run import TrainRequest, train
 
     data = out / "synthetic_data"
-    if spec.data != "synth":
+    if spec.data not in SYNTH_GENERATORS:
         shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True, exist_ok=True)
-    synthetic = write_data(spec, data, recipe or FULL, progress)
+    synthetic = write_data(spec, data, recipe or (_generator(spec.data).FULL if spec.data in SYNTH_GENERATORS
+                                                     else None), progress)
     provenance = {"starter": True, "notice": STARTER_NOTICE, "command": command, "synthetic": synthetic,
                   "real_data_used": "none", "torch_threads": torch.get_num_threads()}
     request = TrainRequest(preset=get_preset(spec.preset), data=data, out=out / "run", profile=spec.profile,
