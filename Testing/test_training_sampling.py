@@ -98,3 +98,19 @@ def test_slice_unet_centre_prediction_matches_the_full_forward():
     assert torch.allclose(single, full[:, :, 2:3], atol=1e-6)
     with pytest.raises(ValueError, match="at least 3 slices"):
         network.forward_centre(x[:, :, :2])
+
+
+@pytest.mark.parametrize("preset", ["thigh", "l3"])
+def test_random_contrast_curves_stay_in_the_presets_intensity_range(preset):
+    """The thigh normalises to (0, 1): a curve drawn over (-1, 1) put training patches where inference never is."""
+    from MuscleQuantLib.training.augment import RandContrastCurved
+
+    low, high = get_preset(preset).intensity.output_range
+    curve = RandContrastCurved("image", prob=1.0, value_range=(low, high))
+    curve.set_random_state(3)
+    image = torch.linspace(low, high, 500).reshape(1, 20, 25)
+    for _ in range(20):
+        out = curve({"image": image})["image"]
+        assert float(out.min()) >= low and float(out.max()) <= high
+    transform = training_transform((16, 16), Augmentation(), 1, contrast_curve=1.0, value_range=(low, high))
+    assert transform.transforms[-1].value_range == (low, high)

@@ -73,10 +73,12 @@ class RandContrastCurved(RandomizableTransform, MapTransform):
 
 
 def training_transform(roi: tuple[int, ...], augmentation: Augmentation, patches: int,
-                       num_classes: int | None = None, contrast_curve: float = 0.0) -> Compose:
+                       num_classes: int | None = None, contrast_curve: float = 0.0,
+                       value_range: tuple[float, float] = (-1.0, 1.0)) -> Compose:
     """Sample ``patches`` patches per example, then augment them.
 
-    ``contrast_curve``: probability of a random intensity curve per patch (``RandContrastCurved``).
+    ``contrast_curve``: probability of a random intensity curve per patch (``RandContrastCurved``), over
+    ``value_range``, the preset's normalised intensity range, so curved patches stay in what inference sees.
     Centres: half on muscle and half anywhere, or — with ``num_classes`` — on each class equally
     often, so a muscle of a few hundred voxels is trained on as often as the vasti.
     Arrays are channel-first (1, *spatial) in canonical order, so the last axis is left–right and
@@ -100,7 +102,7 @@ def training_transform(roi: tuple[int, ...], augmentation: Augmentation, patches
                     mode=("bilinear", "nearest"), padding_mode="border"),
         RandShiftIntensityd(keys="image", offsets=augmentation.intensity_shift, prob=0.5),
         RandScaleIntensityd(keys="image", factors=augmentation.intensity_scale, prob=0.5),
-        *([RandContrastCurved("image", contrast_curve)] if contrast_curve > 0 else []),
+        *([RandContrastCurved("image", contrast_curve, value_range=value_range)] if contrast_curve > 0 else []),
     ])
 
 

@@ -113,7 +113,8 @@ def train_fold(fold: int, train_cases: list[PreparedCase], val_cases: list[Prepa
     context = _single_slice_context(network, recipe)
     train_roi = profile.roi if context is None else (2 * context + 1, *profile.roi[1:])
     examples = prepare_examples(pairs, train_roi, pad_value, by_class)
-    transform = training_transform(train_roi, preset.augmentation, recipe.patches_per_case, by_class, contrast_curve)
+    transform = training_transform(train_roi, preset.augmentation, recipe.patches_per_case, by_class, contrast_curve,
+                                   tuple(preset.intensity.output_range))
     transform.set_random_state(seed + fold)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
