@@ -9,7 +9,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from MuscleQuantLib.phantoms.synth_head import ABLATIONS, FULL, GENERATOR_VERSION, draw_head_case, write_training_folder
+from MuscleQuantLib.phantoms.synth_head import (
+    ABLATIONS,
+    FULL,
+    GENERATOR_VERSION,
+    draw_head_case,
+    write_training_folder,
+)
 from MuscleQuantLib.phantoms.synth_head.generate import head_recipe
 from MuscleQuantLib.phantoms.synth_head.intensity import tissue_values
 
