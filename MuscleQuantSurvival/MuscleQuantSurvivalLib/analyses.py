@@ -66,9 +66,10 @@ def _model_columns(cohort: Cohort, covariates: tuple[str, ...]) -> list[str]:
 
 def _merge_exclusions(cohort: Cohort, base: Exclusions, data: pd.DataFrame, groups: Groups) -> tuple[pd.DataFrame, Exclusions]:
     reasons = dict(groups.exclusions.left_out)
-    kept = [i for i in data.index if i in groups.labels.index]
+    grouped = data.index.isin(groups.labels.index)  # one hash lookup per row instead of one `in` per row
+    kept = data.index[grouped]
     left = list(base.left_out) + [(cohort.label(i), reasons.get(cohort.label(i), "no group"))
-                                  for i in data.index if i not in groups.labels.index]
+                                  for i in data.index[~grouped]]
     return data.loc[kept].copy(), Exclusions(base.n_total, len(kept), left, {**base.details, **groups.exclusions.details})
 
 

@@ -114,7 +114,7 @@ def _fmt(key: str, value: Any) -> str:
     if isinstance(value, tuple):
         return "/".join(_fmt(key, v) for v in value)
     if isinstance(value, float):
-        from .km import format_p
+        from .formatting import format_p
 
         return format_p(value) if key.endswith("p_value") or key.endswith("_p") else f"{value:.4g}"
     return str(value)
@@ -219,7 +219,7 @@ def _cox(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     grouping = parse_grouping(args.group, args.within, args.permutations) if args.group else None
     written: list[str] = []
     results = []
-    with FigureWriter(_parallel_figures(cohort, args.out)) as writer:
+    with FigureWriter(parallel=False) as writer:  # forest plots are cheap: a worker's start-up costs more
         for endpoint in _endpoints(cohort, _csv_list(args.endpoint)):
             spec = CoxSpec(endpoint.name, covariates, grouping, _csv_list(args.per_sd), per_unit, _csv_list(args.strata),
                            args.formula, args.penalizer)

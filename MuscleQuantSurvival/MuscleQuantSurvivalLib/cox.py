@@ -297,8 +297,10 @@ def _fit_cox(frame: pd.DataFrame, time: str, event: str, covariates: Sequence[st
     ph_table, violators, ph_note = _ph_check(fitter, data, labels)
     if ph_note:
         messages.append(ph_note)
-    risk = fitter.predict_partial_hazard(data).to_numpy(dtype=float)
-    c_ci = bootstrap_concordance(data[time].to_numpy(), data[event].to_numpy(), risk, n_bootstrap, seed, alpha)
+    c_ci = (float("nan"), float("nan"))
+    if n_bootstrap > 0:  # the risk scores are only needed for the bootstrap (screens and definitions skip it)
+        risk = fitter.predict_partial_hazard(data).to_numpy(dtype=float)
+        c_ci = bootstrap_concordance(data[time].to_numpy(), data[event].to_numpy(), risk, n_bootstrap, seed, alpha)
     return CoxResult(title=title, time=time, event=event, table=table, n=len(data), events=n_events,
                      n_parameters=n_parameters, epv=epv, concordance=fitted_concordance(fitter),
                      concordance_ci=c_ci, ph_test=ph_table, ph_violations=violators, messages=messages,

@@ -7,14 +7,19 @@ is touched (safe inside Slicer and in parallel test runs).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from .figure_files import DPI, FORMATS, save_figure
-from .km import KMResult, format_p
-from .tables import TIME_SUFFIXES
+from .formatting import format_p
+
+if TYPE_CHECKING:  # a figure worker unpickles plots that reference this module: numpy and matplotlib only
+    import pandas as pd
+
+    from .km import KMResult
 
 __all__ = ["DPI", "FORMATS", "save_figure"]
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
@@ -26,6 +31,8 @@ def plain_number(value: float, _position: object = None) -> str:
 
 
 def _time_label(column: str) -> str:
+    from .tables import TIME_SUFFIXES
+
     for suffix in TIME_SUFFIXES:
         if column.endswith(suffix) and suffix != "_time":
             return f"Time ({suffix[1:]})"

@@ -150,24 +150,24 @@ def _definition_groups(cohort: Cohort, spec: GroupingSpec, exclude_invalid: bool
                          "cohort tables do not have; add it to the measurement table")
     sex_column = cohort.columns.sex
     data, exclusions = cohort.usable([measure, sex_column], exclude_invalid)
-    labels = {}
-    for index, status, reason in _classify_rows(definition, data, measure, sex_column):
-        if status == "sarcopenic":
-            labels[index] = SARCOPENIC
-        elif status == "not_sarcopenic":
-            labels[index] = NOT_SARCOPENIC
-        else:
-            exclusions.left_out.append((cohort.label(index), f"{spec.definition} not applicable ({reason})"))
-    exclusions.n_used = len(labels)
-    series = pd.Series(labels, dtype=object)
+    status, reason = _classify_rows(definition, data, measure, sex_column)
+    sarcopenic, not_sarcopenic = status == "sarcopenic", status == "not_sarcopenic"
+    classified = sarcopenic | not_sarcopenic
+    for index, why in zip(data.index[~classified], reason[~classified], strict=True):
+        exclusions.left_out.append((cohort.label(index), f"{spec.definition} not applicable ({why})"))
+    exclusions.n_used = int(classified.sum())
+    series = pd.Series(np.where(sarcopenic, SARCOPENIC, NOT_SARCOPENIC)[classified], index=data.index[classified],
+                       dtype=object)
     citation = getattr(definition, "citation", "")
     notes = [f"{spec.definition}: {measure}" + (f"; {citation}" if citation else "")]
     return Groups(spec, series, [NOT_SARCOPENIC, SARCOPENIC], spec.reference or NOT_SARCOPENIC, exclusions,
                   notes=notes)
 
 
-def _classify_rows(definition: Any, data: pd.DataFrame, measure: str, sex_column: str):
-    """(index, status, reason) per row, as ``classify`` gives them, without a Python call per row.
+def _classify_rows(definition: Any, data: pd.DataFrame, measure: str,
+                   sex_column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(status, reason) arrays, one entry per row of ``data``, as ``classify`` gives them, without a Python
+    call per row.
 
     Rows with a numeric measure and sex M/F are compared with the cutoff in one vectorised step (the
     same comparison ``classify`` makes); anything else goes through ``classify`` itself.
@@ -198,14 +198,13 @@ def _classify_rows(definition: Any, data: pd.DataFrame, measure: str, sex_column
             status[rows & low] = "sarcopenic"
             status[rows & ~low] = "not_sarcopenic"
             fast |= rows
-    for index, is_fast, row_status, row_reason, bmi_value in zip(
-            data.index, fast.to_numpy(), status.to_numpy(), reason.to_numpy(), bmi.to_numpy(), strict=True):
-        if is_fast:
-            yield index, row_status, row_reason
-        else:
-            result = classify(definition, float(data.at[index, measure]), data.at[index, sex_column],
-                              None if pd.isna(bmi_value) else float(bmi_value))
-            yield index, result.status, result.reason
+    statuses, reasons, bmis = status.to_numpy(copy=True), reason.to_numpy(copy=True), bmi.to_numpy()
+    for position in np.flatnonzero(~fast.to_numpy()):
+        index, bmi_value = data.index[position], bmis[position]
+        result = classify(definition, float(data.at[index, measure]), data.at[index, sex_column],
+                          None if pd.isna(bmi_value) else float(bmi_value))
+        statuses[position], reasons[position] = result.status, result.reason
+    return statuses, reasons
 
 
 def make_groups(cohort: Cohort, spec: GroupingSpec, endpoint: Endpoint | None = None,

@@ -12,6 +12,7 @@ from lifelines.utils import median_survival_times
 
 from MuscleQuantLib.errors import InputError
 
+from .formatting import format_p
 from .groupings import Groups
 from .tables import Cohort, Endpoint, Exclusions
 
@@ -42,13 +43,6 @@ class KMResult:
             text += (f" (naive; cut-point chosen on these data)\ncorrected p "
                      f"{corrected if corrected.startswith('<') else '= ' + corrected} (Lausen–Schumacher)")
         return text
-
-
-def format_p(p: float | None) -> str:
-    """p-values as journals print them: three significant digits, '< 0.001' below."""
-    if p is None or not np.isfinite(p):
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def format_time(value: float) -> str:

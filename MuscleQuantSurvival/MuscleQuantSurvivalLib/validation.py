@@ -219,12 +219,15 @@ def _check_events(raw: pd.DataFrame, column: str, checker: _Checker) -> pd.Serie
 
 
 def _check_sex(raw: pd.DataFrame, column: str, checker: _Checker) -> pd.Series:
-    values = pd.Series(None, index=raw.index, dtype=object)
-    for index, cell in raw[column].items():
+    """M/F per row (None where missing or unknown); a Python step only for the rows with a problem."""
+    cells = raw[column]
+    lower = cells.str.lower()
+    coded = lower.map(SEX_CODES)
+    values = pd.Series(coded.where(coded.notna(), None).to_numpy(dtype=object), index=raw.index, dtype=object)
+    for index in raw.index[coded.isna().to_numpy()]:
+        cell = cells[index]
         if cell.lower() in MISSING_TOKENS:
             checker.add(index, column, "missing sex; sex-specific analyses leave the row out", "warning")
-        elif cell.lower() in SEX_CODES:
-            values[index] = SEX_CODES[cell.lower()]
         else:
             checker.add(index, column, f"unknown sex code {cell!r}; use M or F (male/female)")
     return values

@@ -1,0 +1,16 @@
+"""Number formats shared by tables, figures and the report.
+
+Kept free of pandas and lifelines so a figure-writing worker that unpickles a forest plot (whose
+annotations were formatted here) imports matplotlib and numpy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def format_p(p: float | None) -> str:
+    """p-values as journals print them: three significant digits, '< 0.001' below."""
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
