@@ -25,9 +25,8 @@ from pathlib import Path
 
 import torch
 
-from MuscleQuantLib.phantoms.synth import ABLATIONS
 from MuscleQuantLib.progress import Progress
-from MuscleQuantLib.training.starter import STARTERS, train_starter
+from MuscleQuantLib.training.starter import STARTERS, SYNTH_GENERATORS, _generator, train_starter
 
 PACKAGE_STARTERS = Path(__file__).resolve().parents[2] / "MuscleQuant" / "MuscleQuantLib" / "models" / "starter"
 
@@ -36,20 +35,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(STARTERS), default="l3")
     parser.add_argument("--work", type=Path, required=True)
-    parser.add_argument("--recipe", choices=sorted(ABLATIONS), default="full")
+    parser.add_argument("--recipe", help="the generator's data recipe (ablation name; default: its full recipe)")
     parser.add_argument("--samples", type=int, help="override the spec's number of synthetic images")
     parser.add_argument("--epochs", type=int, help="override the spec's epochs (iterations = epochs × 20 for l3)")
     parser.add_argument("--install", action="store_true", help="copy the model into the package's starter folder")
-    parser.add_argument("--evaluate", action="store_true", help="score on the real CT crop (L3 only)")
+    parser.add_argument("--evaluate", action="store_true", help="score on the real CT (l3 and l3_level only)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     spec = STARTERS[args.preset]
+    # Each generator names its own ablations (L3: no_organs, ...; head: no_face_cut, ...).
+    ablations = getattr(_generator(spec.data), "ABLATIONS", {}) if spec.data in SYNTH_GENERATORS else {}
+    if args.recipe is not None and args.recipe not in ablations:
+        parser.error(f"--recipe: {args.recipe!r} is not a recipe of the {spec.data} data of {args.preset} "
+                     f"(choose from {sorted(ablations) or 'none'})")
+    if args.evaluate and args.preset not in ("l3", "l3_level"):
+        parser.error("--evaluate: only l3 and l3_level have a real-CT evaluation here (head: realmr_head.py)")
     spec = dataclasses.replace(spec, samples=args.samples or spec.samples, max_epochs=args.epochs or spec.max_epochs)
     command = "python Testing/benchmarks/train_starter_models.py " + " ".join(argv if argv is not None else sys.argv[1:])
     started, cpu0 = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
-    summary = train_starter(spec, args.work, command, ABLATIONS[args.recipe], Progress("text"))
+    summary = train_starter(spec, args.work, command, ablations[args.recipe] if args.recipe else None,
+                            Progress("text"))
     model = Path(summary["model"])
-    report = {"preset": args.preset, "recipe": args.recipe, "samples": spec.samples, "epochs": spec.max_epochs,
+    report = {"preset": args.preset, "recipe": args.recipe or "full", "samples": spec.samples, "epochs": spec.max_epochs,
               "synthetic_val_dice": round(summary["mean_best_val_dice"], 3),
               "best_epoch": summary["folds"][0]["best_epoch"], "stopped": summary["folds"][0]["stopped"],
               "wall_s": round(time.monotonic() - started), "cpu_s": round(resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0)}
