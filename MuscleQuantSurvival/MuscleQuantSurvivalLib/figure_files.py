@@ -11,8 +11,10 @@ from matplotlib.figure import Figure
 
 from MuscleQuantLib.fileio import write_atomic
 
+from .formatting import FORMATS
+
 DPI = 300
-FORMATS = ("png", "svg", "pdf")
+__all__ = ["DPI", "FORMATS", "save_figure"]
 
 
 def save_figure(figure: Figure, stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:

@@ -6,6 +6,11 @@ process fits the next model: on a 2-core CPU the figures cost almost no wall tim
 bytes are the same as those written in-process (the same ``save_figure``). A figure that cannot be
 pickled, or a worker that cannot start, is saved in-process instead; a write error in the worker (full
 disk) is raised when the writer is closed, inside the command's staged output folder.
+
+``build(name, args, stem)`` goes one step further: the worker builds the figure itself from
+``figures.<name>(*args)``, so the main process never imports matplotlib (``cohort cox``: its forest
+plots and matplotlib's import then overlap the model fits). ``start_now`` starts the worker at once so
+its own start-up overlaps the main process's imports.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import multiprocessing
 import pickle
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.figure import Figure
+from .formatting import FORMATS
 
-from .figure_files import FORMATS, save_figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _warm_up() -> None:
@@ -26,28 +32,47 @@ def _warm_up() -> None:
     import matplotlib.backends.backend_pdf  # noqa: F401
     import matplotlib.backends.backend_svg  # noqa: F401
 
+    from . import figures  # noqa: F401
+
+
+def _ready() -> None:
+    """A no-op task: submitting it makes the pool start its worker now."""
+
 
 def _save_pickled(payload: bytes, stem: str) -> bytes:
+    from .figure_files import save_figure
+
     figure = pickle.loads(payload)
     paths = save_figure(figure, Path(stem))
+    return paths[0].read_bytes()
+
+
+def _build_and_save(name: str, args: tuple, stem: str) -> bytes:
+    from . import figures
+
+    paths = figures.save_figure(getattr(figures, name)(*args), Path(stem))
     return paths[0].read_bytes()
 
 
 class FigureWriter:
     """``save(figure, stem)`` returns the paths at once; ``png(stem)``/``close()`` wait for the files."""
 
-    def __init__(self, parallel: bool = False):
+    def __init__(self, parallel: bool = False, start_now: bool = False):
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict[str, Future] = {}
         if parallel:
             try:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                                  initializer=_warm_up)
+                if start_now:
+                    self._pool.submit(_ready)
             except (OSError, ValueError, RuntimeError):
                 self._pool = None
 
+    def _paths(self, stem: Path) -> list[Path]:
+        return [stem.with_suffix(f".{fmt}") for fmt in FORMATS]
+
     def save(self, figure: Figure, stem: Path) -> list[Path]:
-        paths = [stem.with_suffix(f".{fmt}") for fmt in FORMATS]
         future: Future = Future()
         payload = None
         if self._pool is not None:
@@ -58,9 +83,20 @@ class FigureWriter:
         if payload is not None and self._pool is not None:
             future = self._pool.submit(_save_pickled, payload, str(stem))
         else:
+            from .figure_files import save_figure
+
             future.set_result(save_figure(figure, stem)[0].read_bytes())
         self._futures[str(stem)] = future
-        return paths
+        return self._paths(stem)
+
+    def build(self, name: str, args: tuple, stem: Path) -> list[Path]:
+        """Write ``figures.<name>(*args)`` (args must pickle); built in the worker when there is one."""
+        if self._pool is None:
+            from . import figures
+
+            return self.save(getattr(figures, name)(*args), stem)
+        self._futures[str(stem)] = self._pool.submit(_build_and_save, name, args, str(stem))
+        return self._paths(stem)
 
     def png(self, stem: Path) -> bytes:
         """The PNG bytes of a saved figure (waits for the worker)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+FORMATS = ("png", "svg", "pdf")  # every figure is written in these (figure_files); here so paths need no matplotlib
+
 
 def format_p(p: float | None) -> str:
     """p-values as journals print them: three significant digits, '< 0.001' below."""
