@@ -1,9 +1,9 @@
 """MuscleQuant Slicer module: segment, correct, approve and measure skeletal muscle.
 
 Thin by design: all logic lives in ``MuscleQuantLib`` (engine, headless) and its MRML adapter
-``MuscleQuantLib.slicer_bridge``; this file only wires Qt widgets to it. Engine runs are background
-``musclequant`` processes and approvals a worker thread, polled by a QTimer (``slicer_bridge.runner``), so
-the UI never blocks; Cancel kills the process tree. Signals connect to slots taking exactly the signal's
+``MuscleQuantLib.slicer_bridge``; this file only wires Qt widgets to it. Engine runs and first-use pip
+installs are background processes and approvals a worker thread, polled by a QTimer (``slicer_bridge.runner``),
+so the UI never blocks; Cancel kills the process tree. Signals connect to slots taking exactly the signal's
 arguments: PythonQt passes as many arguments as a slot accepts (``Testing/slicer_harness`` runs this file).
 
 Slicer/Qt/CTK API used, checked against Slicer v5.10.0 and v5.12.3 sources: ``slicer.util.loadUI``/
@@ -51,19 +51,20 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
-        self.logic = self.approvedVersion = self.batchPanel = None
+        self.logic = self.batchPanel = self.approvalPanel = None
         self.modelRows, self.nodeFolders = [], {}
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
-        from MuscleQuantLib.slicer_bridge import batch_panel, runner, settings, widget_logic, workfolders
+        from MuscleQuantLib.slicer_bridge import approval_panel, batch_panel, runner, settings, widget_logic
+        from MuscleQuantLib.slicer_bridge.workfolders import WorkFolders
 
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/MuscleQuant.ui"))
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = MuscleQuantLogic()
-        self.workFolders = workfolders.WorkFolders()
+        self.workFolders = WorkFolders()
         self.runner = runner.TaskRunner(self.showProgress, slicer.util.errorDisplay, self.updateButtons)
         for name, title in widget_logic.preset_choices():
             self.ui.presetComboBox.addItem(title, name)
@@ -77,10 +78,10 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for button, slot in ((self.ui.runButton, self.onRun), (self.ui.cancelButton, self.runner.cancel),
                              (self.ui.useCurrentSliceButton, self.onUseCurrentSlice),
                              (self.ui.refreshModelsButton, self.onRefreshModels),
-                             (self.ui.applyHuRangeButton, self.onApplyHuRange), (self.ui.approveButton, self.onApprove),
-                             (self.ui.exportCsvButton, self.onExportCsv), (self.ui.drawOutlineButton, self.onDrawOutline),
-                             (self.ui.trainApprovedButton, self.onTrainOnApproved)):
+                             (self.ui.applyHuRangeButton, self.onApplyHuRange),
+                             (self.ui.exportCsvButton, self.onExportCsv), (self.ui.drawOutlineButton, self.onDrawOutline)):
             button.clicked.connect(lambda checked, slot=slot: slot())  # clicked(bool): never into a slot's parameter
+        self.approvalPanel = approval_panel.ApprovalPanel(self, qt.QSettings)  # Approve, results, Train on approved
         self.batchPanel = batch_panel.BatchReviewPanel(self)  # Batch review: open a batch folder, step, correct, approve
         self.ui.presetComboBox.currentIndexChanged.connect(self.onPresetChanged)
         self.ui.inputVolumeSelector.currentNodeChanged.connect(self.onInputChanged)
@@ -187,13 +188,12 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         self.runOn(volume, None if self.ui.autoSliceCheckBox.checked else self.ui.sliceSpinBox.value)
 
-    def runOn(self, volume, sliceIndex):
+    def runOn(self, volume, sliceIndex):  # first use: pip runs in the background, then the run goes on
+        self.logic.whenInstalled(self.startTask, lambda: self.segmentWithChosenModel(volume, sliceIndex))
+
+    def segmentWithChosenModel(self, volume, sliceIndex):
         from MuscleQuantLib.slicer_bridge import widget_logic
 
-        outcome = self.logic.ensureDependencies()
-        if not outcome:
-            slicer.util.errorDisplay(outcome.message or "Python packages are missing.")
-            return
         row = self.ui.modelComboBox.currentData
         localFolder = self.ui.modelPathLineEdit.currentPath
         if not localFolder and row and not row.get("path"):  # registry model not downloaded yet: fetch first
@@ -312,69 +312,36 @@ class MuscleQuantWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         self.ui.statusLabel.text = f"HU range {window} applied to muscle: {removed} voxels removed"
 
-    def onApprove(self):
-        from MuscleQuantLib.slicer_bridge import mrml, widget_logic
-        from MuscleQuantLib.slicer_bridge.background import ThreadTask
-        from MuscleQuantLib.slicer_bridge.casestore import CaseStore
-
-        node, ui = self.segmentation(), self.ui
-        volume = mrml.source_volume(node) or ui.inputVolumeSelector.currentNode()
-        patient = {"age": ui.ageSpinBox.value, "sex": ui.sexComboBox.currentText, "height": ui.heightSpinBox.value,
-                   "weight": ui.weightSpinBox.value}
-        try:
-            finish = widget_logic.approval_task(CaseStore(self.ui.caseStorePathLineEdit.currentPath),
-                                                self.ui.caseIdLineEdit.text, self.ui.approverLineEdit.text, node,
-                                                volume, patient, preset=self.currentPreset())
-        except Exception as exc:
-            slicer.util.errorDisplay(f"Approval failed: {exc}")
-            return
-        self.startTask(lambda: ThreadTask(finish, "Approving…").start(), "Approving…", self.onApproved)
-
-    def onApproved(self, version):
-        from MuscleQuantLib.slicer_bridge import mrml, widget_logic
-
-        self.approvedVersion = version
-        table = mrml.fill_table(self.logic.resultsTable(), widget_logic.measurement_rows(version))
-        self.ui.resultsTableView.setMRMLTableNode(table)
-        self.ui.statusLabel.text = f"Approved as {version}"
-        self.updateModelCombo()
-
     def onExportCsv(self):
-        if self.approvedVersion is None:
+        version = self.approvalPanel.approvedVersion
+        if version is None:
             slicer.util.errorDisplay("Approve a segmentation first.")
             return
         target = qt.QFileDialog.getSaveFileName(None, "Export measurements", "measurements.csv", "CSV (*.csv)")
         if target:
-            shutil.copyfile(Path(self.approvedVersion) / "measurements.csv", target)
-
-    # ----- training on approved cases ----------------------------------------------------------
-    def onTrainOnApproved(self):
-        from MuscleQuantLib.slicer_bridge import widget_logic
-
-        outcome = self.logic.ensureDependencies()
-        if not outcome:
-            slicer.util.errorDisplay(outcome.message or "Python packages are missing.")
-            return
-        job = widget_logic.approved_training_job(self.ui.caseStorePathLineEdit.currentPath, self.currentPreset(),
-                                                 self.ui.trainMinutesSpinBox.value, self.ui.deviceComboBox.currentText,
-                                                 qt.QSettings())
-        self.startCommand(lambda python: widget_logic.approved_training_commands(job, python)[0],
-                          "Training on approved cases…", lambda result: self.startCommand(
-                              lambda python: widget_logic.approved_training_commands(job, python)[1],
-                              "Adding the new model…", lambda _: self.onRefreshModels()))
+            shutil.copyfile(Path(version) / "measurements.csv", target)
 
 
 class MuscleQuantLogic(ScriptedLoadableModuleLogic):
     """Dependency installation (needs Qt dialogs) and MRML helpers; the rest is in slicer_bridge."""
 
-    def ensureDependencies(self, askConfirmation=True, purpose="segment"):
-        """Install what ``purpose`` lacks (install.ensure decides); the outcome is falsy on failure and its
-        ``message`` says why, for the widget's error dialog."""
+    def installer(self):
         from MuscleQuantLib.slicer_bridge import install
 
-        installer = install.slicer_installer(
+        return install.slicer_installer(
             slicer, lambda text: slicer.util.confirmOkCancelDisplay(text, "Install Python packages"))
-        return install.ensure(purpose, installer, ask=askConfirmation)
+
+    def ensureDependencies(self, askConfirmation=True, purpose="segment"):
+        """Blocking install (self-tests, scripts): the outcome is falsy on failure, ``message`` says why."""
+        from MuscleQuantLib.slicer_bridge import install
+
+        return install.ensure(purpose, self.installer(), ask=askConfirmation)
+
+    def whenInstalled(self, startTask, proceed, purpose="segment"):
+        """The widgets' install: dialogs and PyTorchUtils here, pip as a background task, then ``proceed()``."""
+        from MuscleQuantLib.slicer_bridge import dependencies
+
+        dependencies.ensure_then(purpose, self.installer(), startTask, proceed, slicer.util.errorDisplay)
 
     def resultsTable(self):
         table = slicer.mrmlScene.GetFirstNodeByName("MuscleQuant results")

@@ -1,8 +1,9 @@
 """MuscleQuantSurvival Slicer module: cohort survival analysis of approved muscle measurements.
 
 Thin by design: statistics live in ``MuscleQuantSurvivalLib`` and run through ``musclequant cohort``
-in a background process (``MuscleQuantLib.slicer_bridge.process``); this file collects the choices and
-shows the PNG figures and CSV tables the command writes (a QLabel and a table node).
+in a background process (``MuscleQuantLib.slicer_bridge.process``), as does the first-use pip install
+(``slicer_bridge.dependencies``); this file collects the choices and shows the PNG figures and CSV tables
+the command writes (a QLabel and a table node).
 
 Slicer/Qt/CTK API used, checked against Slicer v5.10.0 and v5.12.3 sources: ``slicer.util.loadUI``/
 ``childWidgetVariables``/``errorDisplay`` (Base/Python/slicer/util.py); ``qMRMLTableView.setMRMLTableNode``
@@ -11,6 +12,7 @@ Applications/SlicerApp/Testing/Python/ScenePerformance.py); ``qt.QPixmap``, ``qt
 ``qt.QDesktopServices.openUrl`` and ``qt.QUrl.fromLocalFile`` (Qt 5, as wrapped by PythonQt).
 """
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -129,22 +131,26 @@ class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
             definitions=items(self.ui.definitionsLineEdit.text), exclude_invalid=self.ui.excludeInvalidCheckBox.checked)
 
     def onRun(self, action):
-        from MuscleQuantLib.slicer_bridge import cohort, process, settings
-
         if not self.ui.clinicalPathLineEdit.currentPath:
             slicer.util.errorDisplay("Choose the clinical table first.")
             return
-        outcome = self.logic.ensureDependencies()
-        if not outcome:
-            slicer.util.errorDisplay(outcome.message or "Python packages are missing.")
-            return
+        # first use: lifelines & co. install in the background (Run disabled, log shown), then the run starts
+        self.logic.whenInstalled(self.startTask, lambda: self.startRun(action))
+
+    def startRun(self, action):
+        from MuscleQuantLib.slicer_bridge import cohort, process, settings
+
         run = self.currentRun()
 
         def command():
             python = process.engine_python(settings.value(qt.QSettings(), settings.ENGINE_PYTHON))
             return cohort.cohort_command(action, run, python)
 
-        if self.runner.start_command(command, f"Running {action}…", lambda result: self.onDone(run.out)):
+        self.startTask(lambda: process.EngineProcess(command()).start(), f"Running {action}…",
+                       lambda result: self.onDone(run.out))
+
+    def startTask(self, start, message, onDone, onFail=None):
+        if self.runner.start(start, message, onDone, onFail):
             self.timer.start()
 
     def onPoll(self):
@@ -203,15 +209,25 @@ class MuscleQuantSurvivalWidget(ScriptedLoadableModuleWidget):
 class MuscleQuantSurvivalLogic(ScriptedLoadableModuleLogic):
     """Runs cohort actions to completion (self-test, scripts) and turns their CSVs into table nodes."""
 
-    def ensureDependencies(self, askConfirmation=True):
-        """Install what the cohort statistics lack (lifelines, scikit-survival…; no torch): falsy on failure,
-        with the reason in ``message`` for an error dialog."""
+    def installer(self):
         from MuscleQuantLib.slicer_bridge import install
 
-        installer = install.slicer_installer(
+        return install.slicer_installer(
             slicer, lambda text: slicer.util.confirmOkCancelDisplay(text, "Install Python packages"),
             requester="MuscleQuant Survival")
-        return install.ensure("cohort", installer, ask=askConfirmation)
+
+    def ensureDependencies(self, askConfirmation=True):
+        """Blocking install of what the cohort statistics lack (lifelines…; no torch), for self-tests and
+        scripts: falsy on failure, with the reason in ``message``."""
+        from MuscleQuantLib.slicer_bridge import install
+
+        return install.ensure("cohort", self.installer(), ask=askConfirmation)
+
+    def whenInstalled(self, startTask, proceed):
+        """The widget's install: the dialog here, pip as a background task (``startTask``), then ``proceed()``."""
+        from MuscleQuantLib.slicer_bridge import dependencies
+
+        dependencies.ensure_then("cohort", self.installer(), startTask, proceed, slicer.util.errorDisplay)
 
     def run(self, action, cohortRun, timeout=600):
         from MuscleQuantLib.slicer_bridge import cohort
@@ -244,19 +260,22 @@ class MuscleQuantSurvivalTest(ScriptedLoadableModuleTest):
         outcome = MuscleQuantSurvivalLogic().ensureDependencies(askConfirmation=False)
         self.assertTrue(outcome, outcome.message)
         work = Path(tempfile.mkdtemp(prefix="MuscleQuantSurvivalTest-"))
-        self.delayDisplay("Simulating a cohort")
-        EngineProcess(musclequant_command("phantom", "--anatomy", "l3", "--cohort", "120", "--no-images", "--seed", "1",
-                                          "--out", work / "cohort")).start().wait(timeout=300)
-        logic = MuscleQuantSurvivalLogic()
-        run = cohort.CohortRun(clinical=work / "cohort" / "clinical.csv",
-                               measurements=work / "cohort" / "measurements.csv", out=work / "km",
-                               endpoint="OS", group="median:smi_cm2_m2")
-        self.delayDisplay("Kaplan–Meier")
-        logic.run("km", run)
-        self.assertTrue(cohort.figures(work / "km"))
-        cox = cohort.CohortRun(clinical=run.clinical, measurements=run.measurements, out=work / "cox", endpoint="OS",
-                               covariates=("smi_cm2_m2", "age"))
-        logic.run("cox", cox)
-        table = logic.tableFromCsv(cohort.tables(work / "cox")[0])
-        self.assertGreater(table.GetNumberOfRows(), 0)
+        try:
+            self.delayDisplay("Simulating a cohort")
+            EngineProcess(musclequant_command("phantom", "--anatomy", "l3", "--cohort", "120", "--no-images", "--seed", "1",
+                                              "--out", work / "cohort")).start().wait(timeout=300)
+            logic = MuscleQuantSurvivalLogic()
+            run = cohort.CohortRun(clinical=work / "cohort" / "clinical.csv",
+                                   measurements=work / "cohort" / "measurements.csv", out=work / "km",
+                                   endpoint="OS", group="median:smi_cm2_m2")
+            self.delayDisplay("Kaplan–Meier")
+            logic.run("km", run)
+            self.assertTrue(cohort.figures(work / "km"))
+            cox = cohort.CohortRun(clinical=run.clinical, measurements=run.measurements, out=work / "cox", endpoint="OS",
+                                   covariates=("smi_cm2_m2", "age"))
+            logic.run("cox", cox)
+            table = logic.tableFromCsv(cohort.tables(work / "cox")[0])
+            self.assertGreater(table.GetNumberOfRows(), 0)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
         self.delayDisplay("MuscleQuantSurvival self-test passed")

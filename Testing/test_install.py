@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 import types
 from importlib import metadata
@@ -344,3 +345,53 @@ def test_muscle_module_without_pytorch_extension_offers_it(monkeypatch):
     outcome = module.MuscleQuantLogic().ensureDependencies()
     assert not outcome and "PyTorch" in outcome.message and "Extensions Manager" in outcome.message
     assert not [c for c in env.calls if c[0] == "slicer-pip"]
+
+
+# --- the widgets' install: dialogs and PyTorchUtils now, pip as a background process, then the action ---------
+
+def test_widget_install_runs_pip_as_a_background_task_then_proceeds(tmp_path, monkeypatch):
+    """dependencies.ensure_then: torch (PyTorchUtils) and the dialog at once, pip only through the widget's
+    start_task as a process; the action runs after pip succeeded, never when it failed; temp constraints go."""
+    from MuscleQuantLib.slicer_bridge import dependencies
+    from MuscleQuantLib.slicer_bridge.process import EngineError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    env = FakeEnvironment({**SLICER_5_12, **_everything()})
+    env.installed.pop("torch", None)
+    del env.installed["lifelines"]
+    done, errors, started = [], [], []
+
+    def start_task(start, message, on_done, on_fail=None):
+        started.append((start, message, on_done, on_fail))
+        return True
+
+    for exit_code in (1, 0):
+        script = f"import sys; print('pip says hello', flush=True); sys.exit({exit_code})"
+        monkeypatch.setattr(install, "pip_command", lambda python, requirements, constraints, s=script:
+                            [sys.executable, "-c", s])
+        assert dependencies.ensure_then("segment", env.installer(), start_task, lambda: done.append(1), errors.append,
+                                        python=sys.executable)
+        start, message, on_done, on_fail = started.pop()
+        assert message == dependencies.INSTALLING and not done
+        task = start()
+        if exit_code:
+            with pytest.raises(EngineError, match="pip exited with code 1: pip says hello"):
+                task.wait(timeout=60)
+            on_fail()  # the runner calls on_fail for a failed task
+            assert not done and not list(tmp_path.glob("musclequant-pip-*"))
+            continue
+        assert task.wait(timeout=60) is True
+        env.installed["lifelines"] = "0.30.0"  # what pip would have installed
+        on_done(True)
+        assert done == [1] and not errors and not list(tmp_path.glob("musclequant-pip-*"))
+    assert [c[0] for c in env.calls] == ["confirm", "torch", "confirm"], "the blocking pip is not the widgets'"
+    assert dependencies.ensure_then("segment", env.installer(), start_task, lambda: done.append(2), errors.append)
+    assert done == [1, 2] and not started  # nothing missing: the action runs at once, no task
+
+
+def test_pip_command_is_slicers_with_wheels_only_and_refuses_slicers_packages(tmp_path):
+    command = install.pip_command("/opt/Slicer/bin/PythonSlicer", ["lifelines>=0.30,<0.31"], tmp_path / "c.txt")
+    assert command[:4] == ["/opt/Slicer/bin/PythonSlicer", "-m", "pip", "install"]
+    assert command[4:6] == ["--only-binary", ":all:"] and command[-2:] == ["--constraint", str(tmp_path / "c.txt")]
+    with pytest.raises(ValueError, match="numpy"):
+        install.pip_command("python", ["numpy>=2"], tmp_path / "c.txt")

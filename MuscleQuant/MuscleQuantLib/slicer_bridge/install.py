@@ -17,6 +17,13 @@ Rules, each from a defect found in Slicer 5.10/5.12 (issue 13):
 * pip installs wheels only (``PIP_ONLY_BINARY=:all:``): a user has no compiler, and a failed source
   build is a worse message than "no matching distribution".
 * Whatever is still missing afterwards is named in the returned message (nothing fails silently).
+* The widgets never run pip on the GUI thread: :func:`prepare` (plan, dialogs, PyTorchUtils) runs there,
+  the pip step is a background process (:mod:`.dependencies`) and :func:`finish` checks the result. Slicer's
+  own pip functions cannot be moved to a worker thread instead: ``pip_ensure`` always installs with
+  ``pip_install(blocking=True)`` and its restart prompt opens a dialog; off the main thread v5.12.3's
+  ``pip_install`` falls back to ``executePythonModule(blocking=True)``, whose ``logProcessOutput`` calls
+  ``slicer.app.processEvents()`` per output line, as v5.10.0's ``pip_install`` does (util.py at both tags).
+  Blocking :func:`ensure` (self-tests, scripts) still uses them.
 
 Slicer API (checked against Slicer v5.10.0 and v5.12.3, Base/Python/slicer/): ``slicer.packaging.pip_ensure
 (requirements, constraints=None, skip_packages=None, prompt_install=True, prompt_restart=True, requester=None,
@@ -206,9 +213,12 @@ class Outcome:
         return self.ok
 
 
-def ensure(purpose: str, installer: Installer, ask: bool = True) -> Outcome:
-    """Install what ``purpose`` lacks: torch through PyTorchUtils first, then wheels from PyPI under the
-    constraints; the result names whatever is still missing or why nothing was installed."""
+def prepare(purpose: str, installer: Installer, ask: bool = True) -> Outcome | InstallPlan:
+    """The part of :func:`ensure` that belongs on Slicer's GUI thread: the plan, the dialogs, and torch through
+    PyTorchUtils (it may ask in its own dialog, runs ``slicer.util._executePythonModule``, which calls
+    ``slicer.app.processEvents()``, and imports torch into Slicer's process). Returns an :class:`Outcome` when
+    nothing is left to do (done or failed), else the plan whose ``pip`` part is still to be installed (by
+    :func:`ensure` at once, or by :mod:`.dependencies` in a background process); then call :func:`finish`."""
     first = plan(purpose, installer.version_of)
     if first.slicer_owned_problems:
         return Outcome(False, "MuscleQuant cannot run in this Slicer:\n  " + "\n  ".join(first.slicer_owned_problems))
@@ -228,20 +238,44 @@ def ensure(purpose: str, installer: Installer, ask: bool = True) -> Outcome:
         if _unsatisfied({"torch": first.torch}, installer.version_of):
             return Outcome(False, f"The PyTorch extension did not install torch{first.torch}; MuscleQuant "
                                   "does not install anything from PyPI without it (MONAI would pull a CPU-only torch).")
-    if first.pip:
-        check_pip_requirements(first.pip)
-        with tempfile.TemporaryDirectory(prefix="musclequant-pip-") as folder:
-            constraints = Path(folder) / "constraints.txt"
-            constraints.write_text(constraints_text(installer.version_of), encoding="utf-8")
-            try:
-                installer.pip(list(first.pip), constraints)
-            except Exception as exc:  # noqa: BLE001 - pip failures (CalledProcessError, declined) go to the dialog
-                return Outcome(False, f"pip could not install {', '.join(first.pip)}: {_pip_error(exc)}")
+    if not first.pip:
+        return finish(purpose, installer, first)
+    check_pip_requirements(first.pip)
+    return first
+
+
+def finish(purpose: str, installer: Installer, first: InstallPlan) -> Outcome:
+    """After the install: what is still missing is named, else what was installed."""
     importlib.invalidate_caches()
     after = plan(purpose, installer.version_of)
     if after.needed:
         return Outcome(False, "Still missing after installation:\n  " + "\n  ".join(_listing(after)))
     return Outcome(True, "Installed:\n  " + "\n  ".join(_listing(first)))
+
+
+def ensure(purpose: str, installer: Installer, ask: bool = True) -> Outcome:
+    """Install what ``purpose`` lacks, blocking (self-tests, scripts): torch through PyTorchUtils first, then
+    wheels from PyPI under the constraints; the result names whatever is still missing or why nothing was
+    installed. The widgets use :func:`.dependencies.ensure_then` instead, which runs pip in the background."""
+    first = prepare(purpose, installer, ask)
+    if isinstance(first, Outcome):
+        return first
+    with tempfile.TemporaryDirectory(prefix="musclequant-pip-") as folder:
+        constraints = Path(folder) / "constraints.txt"
+        constraints.write_text(constraints_text(installer.version_of), encoding="utf-8")
+        try:
+            installer.pip(list(first.pip), constraints)
+        except Exception as exc:  # noqa: BLE001 - pip failures (CalledProcessError, declined) go to the dialog
+            return Outcome(False, f"pip could not install {', '.join(first.pip)}: {_pip_error(exc)}")
+    return finish(purpose, installer, first)
+
+
+def pip_command(python: str, requirements: list[str], constraints: Path) -> list[str]:
+    """The command Slicer's own ``pip_install`` runs (``PythonSlicer -m pip install``, Base/Python/slicer/util.py
+    ``executePythonModule``), with wheels only and Slicer's packages pinned by the constraints file."""
+    check_pip_requirements(requirements)
+    return [python, "-m", "pip", "install", "--only-binary", ":all:", "--disable-pip-version-check",
+            "--progress-bar", "off", *requirements, "--constraint", str(constraints)]
 
 
 def _listing(install: InstallPlan) -> list[str]:
