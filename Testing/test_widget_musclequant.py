@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from slicer_harness import Harness
+from slicer_harness import Harness, qtcore
 from slicer_wiring import engine_inputs, load_volume, middle_slice, put_in_study  # noqa: F401
 
 pytestmark = pytest.mark.slicer
@@ -34,6 +34,22 @@ def harness(monkeypatch, tmp_path, temp_root):
                                        "MuscleQuant/Approver": "Dr. A"})
     yield h
     h.close()
+
+
+@pytest.fixture
+def no_shipped_models(monkeypatch):
+    """An installation whose engine ships no starter models (``models list`` run with the starter folder
+    emptied): D13's first-use state, whichever presets a release ships starters for."""
+    from MuscleQuantLib.slicer_bridge import process, widget_logic
+
+    entry = ("import sys, pathlib; sys.path[:0] = {paths!r}; import MuscleQuantLib.models.starter as s; "
+             "s.STARTER_DIR = pathlib.Path('/nonexistent/starters'); from MuscleQuantLib.cli import main; sys.exit(main())")
+
+    def command(python=None):
+        return [python or process.engine_python(), "-c", entry.format(paths=process.engine_pythonpath()),
+                "models", "list", "--progress", "json"]
+
+    monkeypatch.setattr(widget_logic, "list_models_command", command)
 
 
 def alive(pid: int) -> bool:
@@ -82,7 +98,7 @@ def segment_on(harness, widget, model, index: int):
     return widget.ui.outputSegmentationSelector.currentNode()
 
 
-def test_story_segment_correct_approve_twice_and_train(harness, engine_inputs, tmp_path):
+def test_story_segment_correct_approve_twice_and_train(harness, engine_inputs, tmp_path, no_shipped_models):
     """Phantom already in the scene → Run (D1: clicked(bool) must not become --slice False) → progress and
     log → segmentation with terminology on the slice → Use current slice → Apply HU range → Approve twice
     → two versions on disk → Train on approved cases → the new model is listed."""
@@ -136,6 +152,82 @@ def test_story_segment_correct_approve_twice_and_train(harness, engine_inputs, t
     assert harness.dialogs_of("errorDisplay") == []
     ids = [ui.modelComboBox.itemData(i)["id"] for i in range(ui.modelComboBox.count)]
     assert ids == ["c3-approved"] and not ui.noModelLabel.visible
+
+
+@pytest.fixture(scope="module")
+def l3_phantom(tmp_path_factory) -> dict:
+    """A low-resolution L3 phantom (79 x 79 x 117 voxels) and its truth: the shipped starter models (level
+    finder and segmentation, ONNX Runtime on CPU) find and segment it in a few seconds each."""
+    import subprocess
+
+    from slicer_wiring import REPO, engine_python
+
+    out = tmp_path_factory.mktemp("l3_phantom")
+    subprocess.run([engine_python(), "-m", "MuscleQuantLib", "phantom", "--anatomy", "l3", "--n", "1", "--seed", "3",
+                    "--in-view", "always", "--resolution", "low", "--orientation", "LPS", "--out", str(out),
+                    "--progress", "none"], check=True, cwd=REPO, timeout=300)
+    truth = json.loads(next(out.glob("*_s3_0000.json")).read_text(encoding="utf-8"))
+    return {"image": next(out.glob("*_image.nii.gz")), "L3": truth["levels"]["L3"]}
+
+
+def test_story_level_found_automatically_then_correct_and_approve(harness, l3_phantom, tmp_path):
+    """The issue's story with automatic level finding: an L3 phantom already in the scene → L3 preset, the
+    shipped starter model listed → Run with "find the level" on (D1) → progress → segmentation with
+    terminology on the slice the level finder reported in the engine's JSON, inside the true L3 vertebra →
+    the result is shown there (spin box, status, red view, editor, background layer) → Use current slice →
+    Apply HU range → Approve twice → two versions on disk."""
+    from MuscleQuantLib.slicer_bridge import mrml
+
+    slicer = harness.slicer
+    volume = load_volume(slicer, l3_phantom["image"], name="abdomen")
+    widget = harness.open_module("MuscleQuant")
+    harness.pump(timeout=120)
+    ui = widget.ui
+    ui.presetComboBox.setCurrentIndex(ui.presetComboBox.findData("l3"))
+    assert ui.modelComboBox.count and ui.modelComboBox.currentData["id"] == "l3-starter" and not ui.noModelLabel.visible
+    ui.autoSliceCheckBox.checked = True
+    progress = []
+    ui.progressBar.valueChanged.connect(progress.append)
+    ui.runButton.click()
+    harness.pump(timeout=300)
+    assert harness.dialogs_of("errorDisplay") == []
+    segmentation = ui.outputSegmentationSelector.currentNode()
+    assert segmentation is not None and mrml.source_volume(segmentation).GetID() == volume.GetID()
+    assert any(0 < p < 100 for p in progress)
+    found = mrml.engine_summary(segmentation)["slice"]
+    assert found["chosen_by"].startswith("finder") and found["level"]["found"]
+    k = found["index"]
+    assert k == found["level"]["slice_index"]  # the run measured where the finder said L3 is
+    assert l3_phantom["L3"]["first_slice"] <= k <= l3_phantom["L3"]["last_slice"]  # LPS storage: canonical == stored
+    names = {segmentation.GetSegmentation().GetNthSegment(i).GetName(): i + 1
+             for i in range(segmentation.GetSegmentation().GetNumberOfSegments())}
+    labels, _ = mrml.segmentation_to_labelmap(segmentation, volume, names)
+    assert sorted(set(np.nonzero(labels)[0].tolist())) == [k]  # a 2D result, on the found slice only
+    tags = [terminology(segmentation.GetSegmentation().GetNthSegment(i)) for i in range(len(names))]
+    assert tags and all(tags)
+    # shown: slice spin box and status, the red view on the found slice, the editor on the result
+    assert ui.sliceSpinBox.value == k and ui.statusLabel.text.startswith(f"Slice {k} (finder")
+    red = slicer.util.getNode("vtkMRMLSliceNodeRed")
+    assert mrml.ras_to_slice_index(volume, mrml.slice_view_center(red)) == k
+    assert ui.segmentEditorWidget.segmentationNode() is segmentation
+    assert harness.layer_calls and harness.layer_calls[-1]["background"] is volume
+
+    other = k + 2  # the reader prefers a neighbouring slice: "Use current slice" measures there
+    slicer.vtkMRMLSliceNode.JumpAllSlices(slicer.mrmlScene, *mrml.slice_center_ras(volume, other))
+    ui.useCurrentSliceButton.click()
+    harness.pump(timeout=300)
+    assert harness.dialogs_of("errorDisplay") == [] and not ui.autoSliceCheckBox.checked
+    summary = mrml.engine_summary(segmentation)
+    assert summary["slice"]["index"] == other and not summary["slice"]["chosen_by"].startswith("finder")
+    ui.applyHuRangeButton.click()
+    assert "voxels removed" in ui.statusLabel.text and not harness.dialogs_of("errorDisplay")
+    for _ in range(2):
+        ui.caseIdLineEdit.text = "abdomen-1"
+        ui.approveButton.click()
+        harness.pump(timeout=120)
+    assert harness.dialogs_of("errorDisplay") == []
+    assert sorted(p.name for p in (tmp_path / "store" / "abdomen-1").iterdir()) == ["v001", "v002"]
+    assert ui.resultsTableView.mrmlTableNode().GetNumberOfRows() > 0
 
 
 def test_volume_loaded_before_the_module_opens_sets_case_and_slice_range(harness, engine_inputs):
@@ -238,7 +330,7 @@ def test_leaving_the_module_stops_the_editor_capturing_views(harness, engine_inp
     assert editor.activeEffect() is None and not editor.viewsObserved
 
 
-def test_first_use_without_a_model_draw_by_hand_and_approve(harness, engine_inputs, tmp_path):
+def test_first_use_without_a_model_draw_by_hand_and_approve(harness, engine_inputs, tmp_path, no_shipped_models):
     """D13: empty registry → the module says so, Run explains instead of passing Path("") on, and an
     outline drawn by hand is approved and measured."""
     widget, volume = open_with_volume(harness, engine_inputs)
@@ -371,43 +463,101 @@ def test_no_signal_fills_a_defaulted_slot_parameter(harness):
         assert checked >= 8, f"{name}: only {checked} connections found"
 
 
-@pytest.mark.parametrize("slicer_has_pip_ensure", [False, True], ids=["slicer-5.10", "slicer-5.12"])
-def test_first_use_installs_through_pytorchutils_and_pip(harness, engine_inputs, monkeypatch, slicer_has_pip_ensure):
-    """MuscleQuantLogic.ensureDependencies runs inside the widget with Slicer's installers replaced by
-    recorders: one confirmation, torch only through PyTorchUtils, the rest by pip under constraints."""
-    import dataclasses
-    import types
+def test_first_use_install_runs_in_the_background_and_the_run_goes_on(harness, engine_inputs, tmp_path):
+    """D15 (installs on the GUI thread): Run with a package missing asks once, then pip runs as a background
+    process: the click returns at once, the event loop keeps running (another timer fires, pip's lines reach
+    the log panel), Run/Train/Refresh stay disabled and Cancel enabled until pip ends; then the Run goes on
+    by itself and the buttons come back."""
+    from slicer_harness import FakePip
+
+    pip = FakePip(harness.monkeypatch, tmp_path / "pip")
+    widget, volume = open_with_volume(harness, engine_inputs)
+    ui = widget.ui
+    ui.modelPathLineEdit.currentPath = str(tmp_path / "no-such-model")  # the Run, once it goes on, stops here
+    ui.runButton.click()
+    assert widget.runner.busy, "the install must not run (and finish) inside the click handler"
+    assert not ui.runButton.enabled and not ui.trainApprovedButton.enabled and not ui.refreshModelsButton.enabled
+    assert ui.cancelButton.enabled
+    ticks = []
+    other = qtcore.QTimer()  # any other GUI work (repaints, other modules' timers) keeps running
+    other.setInterval(20)
+    other.timeout.connect(lambda: ticks.append(1))
+    other.start()
+    harness.pump(until=lambda: "Collecting lifelines" in ui.logTextEdit.toPlainText() and len(ticks) >= 5, timeout=60)
+    other.stop()
+    assert widget.runner.busy and not ui.runButton.enabled and not harness.dialogs_of("errorDisplay")
+    pip.release()
+    harness.pump(timeout=60)
+    assert ui.runButton.enabled and not ui.cancelButton.enabled
+    assert "Successfully installed" in ui.logTextEdit.toPlainText()
+    assert len(harness.dialogs_of("confirmOkCancelDisplay")) == 1
+    (command, constraints), = pip.commands
+    assert command[1:4] == ["-m", "pip", "install"] and ["--only-binary", ":all:"] == command[4:6]
+    assert any(r.startswith("lifelines") for r in command) and "--constraint" in command
+    assert not any(r.lower().startswith(("torch", "numpy", "scipy", "simpleitk")) for r in command[1:])
+    assert "numpy==" in constraints and "scipy==" in constraints
+    # installed: the Run went on by itself to the model check (whatever models are shipped)
+    errors = harness.dialogs_of("errorDisplay")
+    assert len(errors) == 1 and "no-such-model" in errors[0] and "model.json is missing" in errors[0]
+
+
+def test_cancel_during_first_use_install_stops_pip_and_runs_nothing(harness, engine_inputs, tmp_path, temp_root):
+    """Cancel while pip runs: its process is gone, nothing else starts, no error, no temp constraints left."""
+    from slicer_harness import FakePip
+
+    FakePip(harness.monkeypatch, tmp_path / "pip")
+    widget, volume = open_with_volume(harness, engine_inputs)
+    ui = widget.ui
+    ui.runButton.click()
+    harness.pump(until=lambda: "Collecting" in ui.logTextEdit.toPlainText(), timeout=60)
+    pid = task_pid(widget)
+    assert alive(pid)
+    ui.cancelButton.click()
+    harness.pump(timeout=30)
+    assert not alive(pid) and ui.statusLabel.text == "Cancelled" and ui.runButton.enabled
+    assert not harness.dialogs_of("errorDisplay")
+    assert not [p for p in temp_root.iterdir() if p.name.startswith("musclequant-pip")]
+
+
+def test_first_use_installs_torch_through_pytorchutils_then_pip(harness, engine_inputs, tmp_path):
+    """One confirmation listing torch and lifelines; torch only through PyTorchUtils (on the GUI thread: it
+    may show its own dialog and imports torch into Slicer), the rest by the background pip under constraints."""
     from importlib import metadata
 
-    from slicer_harness import FakePyTorchUtilsLogic
+    from slicer_harness import FakePip, FakePyTorchUtilsLogic
 
     from MuscleQuantLib.slicer_bridge import install
 
-    ensured = []
-    if slicer_has_pip_ensure:
-        packaging = types.SimpleNamespace(pip_ensure=lambda requirements, **kw: ensured.append((requirements, kw)))
-        monkeypatch.setattr(harness.slicer, "packaging", packaging, raising=False)
+    pip = FakePip(harness.monkeypatch, tmp_path / "pip", released=True)
+    with_pip = install.slicer_installer
 
-    def version_of(name: str) -> str:
-        pip_done = harness.pip_calls or ensured
-        if name == "torch" and not FakePyTorchUtilsLogic.calls or name == "lifelines" and not pip_done:
-            raise metadata.PackageNotFoundError(name)
-        return "2.9.0" if name == "torch" else metadata.version(name)
+    def installer(*args, **kwargs):
+        made = with_pip(*args, **kwargs)
+        inner = made.version_of
 
-    real = install.slicer_installer
-    monkeypatch.setattr(install, "slicer_installer",
-                        lambda *a, **k: dataclasses.replace(real(*a, **k), version_of=version_of))
+        def version_of(name: str) -> str:
+            if name == "torch":
+                if not FakePyTorchUtilsLogic.calls:
+                    raise metadata.PackageNotFoundError(name)
+                return "2.9.0"
+            return inner(name)
+
+        made.version_of = version_of
+        return made
+
+    harness.monkeypatch.setattr(install, "slicer_installer", installer)
     widget, volume = open_with_volume(harness, engine_inputs)
+    widget.ui.modelPathLineEdit.currentPath = str(tmp_path / "no-such-model")
     widget.ui.runButton.click()
-    harness.pump(timeout=30)
+    assert [c["torchVersionRequirement"] for c in FakePyTorchUtilsLogic.calls] == [install.TORCH_REQUIREMENT]
+    harness.pump(timeout=60)
     confirmations = harness.dialogs_of("confirmOkCancelDisplay")
     assert len(confirmations) == 1 and "lifelines" in confirmations[0] and "PyTorch" in confirmations[0]
-    assert [c["torchVersionRequirement"] for c in FakePyTorchUtilsLogic.calls] == [install.TORCH_REQUIREMENT]
-    calls = [r for r, _ in ensured] if slicer_has_pip_ensure else harness.pip_calls
-    assert len(calls) == 1 and any(r.startswith("lifelines") for r in calls[0])
-    assert not any(r.lower().startswith(("torch", "numpy", "simpleitk")) for r in calls[0])
-    # installed: the Run goes on to the model check, which explains that no model is installed
-    assert any("no model is chosen" in text for text in harness.dialogs_of("errorDisplay"))
+    (command, constraints), = pip.commands
+    assert any(r.startswith("lifelines") for r in command)
+    assert not any(r.lower().startswith(("torch", "numpy", "simpleitk")) for r in command[1:])
+    assert "torch==2.9.0" in constraints  # the extension's torch is pinned: no dependency may replace it
+    assert any("no-such-model" in text for text in harness.dialogs_of("errorDisplay"))
 
 
 def test_plausibility_flags_of_the_result_are_shown_highlighted(harness):

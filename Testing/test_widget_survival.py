@@ -98,3 +98,30 @@ def test_temp_folders_removed_at_unload_and_settings_kept(monkeypatch, tmp_path,
     assert widget.ui.clinicalPathLineEdit.currentPath == str(cohort_tables / "clinical.csv")
     assert widget.ui.endpointComboBox.findText("OS") >= 0
     again.close()
+
+
+def test_first_use_install_runs_in_the_background_then_the_analysis(harness, cohort_tables, tmp_path):
+    """D12/D15: lifelines missing → one confirmation, then pip as a background process: Run and Validate stay
+    disabled and the event loop keeps running (pip's lines reach the log); after pip the analysis runs by
+    itself and its figures are shown."""
+    from slicer_harness import FakePip
+
+    pip = FakePip(harness.monkeypatch, tmp_path / "pip")
+    widget = harness.open_module("MuscleQuantSurvival")
+    ui = widget.ui
+    ui.clinicalPathLineEdit.currentPath = str(cohort_tables / "clinical.csv")
+    ui.measurementsPathLineEdit.currentPath = str(cohort_tables / "measurements.csv")
+    ui.endpointComboBox.choose("OS")
+    ui.groupingComboBox.choose("median:smi_cm2_m2")
+    ui.actionComboBox.choose("km")
+    ui.runButton.click()
+    assert widget.runner.busy, "the install must not run (and finish) inside the click handler"
+    assert not ui.runButton.enabled and not ui.validateButton.enabled and ui.cancelButton.enabled
+    harness.pump(until=lambda: "Collecting lifelines" in ui.logTextEdit.toPlainText(), timeout=60)
+    assert widget.runner.busy and ui.figureComboBox.count == 0
+    pip.release()
+    harness.pump(timeout=300)
+    assert harness.dialogs_of("errorDisplay") == [] and len(harness.dialogs_of("confirmOkCancelDisplay")) == 1
+    assert ui.figureComboBox.count > 0 and ui.runButton.enabled
+    (command, constraints), = pip.commands
+    assert any(r.startswith("lifelines") for r in command) and "numpy==" in constraints

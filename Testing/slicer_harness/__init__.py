@@ -16,8 +16,10 @@ What is a stand-in (small, documented, test code only):
 * the dialogs of ``slicer.util`` (errorDisplay, warningDisplay, infoDisplay, confirmOkCancelDisplay,
   confirmYesNoDisplay, delayDisplay) and ``pip_install``: recorded in :attr:`Harness.dialogs` and
   :attr:`Harness.pip_calls`; confirmations answer from :attr:`Harness.confirm_answers` (default OK);
+* the widgets' background ``PythonSlicer -m pip install`` (:class:`FakePip`, used by the tests that need it):
+  a real child process that prints pip-like lines and ends when the test releases it;
 * ``PyTorchUtils`` (SlicerPyTorch's ``PyTorchUtilsLogic.torchInstalled``/``installTorch``), recorded;
-* ``slicer.app`` (settings, module manager, processEvents); timers fire only inside :meth:`Harness.pump`
+* ``slicer.app`` (settings, module manager, processEvents, the IO manager's volume loading); timers fire only inside :meth:`Harness.pump`
   (Qt timers fire only in the event loop), so a test drives the background-process polling explicitly.
 
 The module life cycle follows qSlicerScriptedLoadableModuleWidget: construct the widget with a parent
@@ -68,6 +70,31 @@ class ModuleManager(qtcore.QObject):
     SIGNALS = {"moduleAboutToBeUnloaded": ["moduleAboutToBeUnloaded(QString)"]}
 
 
+class CoreIOManager:
+    """qSlicerCoreIOManager as ``slicer.util.loadVolume`` uses it (``fileType``, ``loadNodes``), for volumes only:
+    in the application "VolumeFile" goes to qSlicerVolumesReader::load, which calls the Volumes logic's
+    ``AddArchetypeVolume`` — the real slicer-core logic here. Other file types fail, as an unknown type does."""
+
+    VOLUME_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
+
+    def fileType(self, filename: Any) -> str:
+        return "VolumeFile" if str(filename).lower().endswith(self.VOLUME_SUFFIXES) else "NoFile"
+
+    def loadNodes(self, filetype: str, properties: dict[str, Any], loaded: Any = None, messages: Any = None) -> bool:
+        import slicer
+
+        if filetype != "VolumeFile":
+            return False
+        path = str(properties["fileName"])
+        name = properties.get("name") or Path(path).name.split(".")[0]
+        node = slicer.modules.volumes.logic().AddArchetypeVolume(path, name, 0)
+        if node is None:
+            return False
+        if loaded is not None:
+            loaded.AddItem(node)
+        return True
+
+
 class Application:
     """``slicer.app`` as far as the modules use it."""
 
@@ -75,6 +102,10 @@ class Application:
 
     def __init__(self) -> None:
         self._moduleManager = ModuleManager()
+        self._ioManager = CoreIOManager()
+
+    def coreIOManager(self) -> CoreIOManager:
+        return self._ioManager
 
     def moduleManager(self) -> ModuleManager:
         return self._moduleManager
@@ -122,6 +153,59 @@ class FakePyTorchUtilsLogic:
             return None
         FakePyTorchUtilsLogic.installed = True
         return types.SimpleNamespace(__version__="harness")
+
+
+class FakePip:
+    """Stand-in for the modules' background ``PythonSlicer -m pip install`` (``slicer_bridge.install.pip_command``):
+    a real child process, so the widget's timer polling, log panel and Cancel are exercised, that prints
+    pip-like lines and waits until :meth:`release` (or exits at once with ``released=True``). The distributions
+    in ``missing`` read as not installed until it has finished. ``commands`` holds the real pip command lines
+    the module asked for (``install.pip_command``) and the constraints they named."""
+
+    SCRIPT = ("import pathlib, sys, time\n"
+              "gate, done = map(pathlib.Path, sys.argv[1:3])\n"
+              "print('Collecting ' + ' '.join(sys.argv[3:]), flush=True)\n"
+              "while not gate.exists(): time.sleep(0.02)\n"
+              "done.touch()\n"
+              "print('Successfully installed ' + ' '.join(sys.argv[3:]), flush=True)\n")
+
+    def __init__(self, monkeypatch: Any, folder: Path, missing: tuple[str, ...] = ("lifelines",),
+                 released: bool = False):
+        import dataclasses
+        from importlib import metadata
+
+        from MuscleQuantLib.slicer_bridge import install
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.gate, self.done, self.missing = folder / "pip-gate", folder / "pip-done", set(missing)
+        self.commands: list[tuple[list[str], str]] = []
+        if released:
+            self.release()
+        real_command = getattr(install, "pip_command", None)
+
+        def command(python: str, requirements: list[str], constraints: Path) -> list[str]:
+            real = real_command(python, requirements, constraints) if real_command else []
+            self.commands.append((real, Path(constraints).read_text(encoding="utf-8")))
+            return [sys.executable, "-c", self.SCRIPT, str(self.gate), str(self.done), *requirements]
+
+        monkeypatch.setattr(install, "pip_command", command, raising=False)
+        real_installer = install.slicer_installer
+
+        def installer(*args: Any, **kwargs: Any) -> Any:
+            made = real_installer(*args, **kwargs)
+            inner = made.version_of
+
+            def version_of(name: str) -> str:
+                if name in self.missing and not self.done.exists():
+                    raise metadata.PackageNotFoundError(name)
+                return inner(name)
+
+            return dataclasses.replace(made, version_of=version_of)
+
+        monkeypatch.setattr(install, "slicer_installer", installer)
+
+    def release(self) -> None:
+        self.gate.touch()
 
 
 _ENGINE_DISTRIBUTIONS: dict[str, dict[str, str]] = {}
