@@ -91,7 +91,11 @@ def test_first_use_install_on_slicers_package_set_keeps_slicers_packages():
 
 
 def test_install_plan_resolves_to_wheels_for_slicer_5_10_and_5_12_on_every_platform(tmp_path):
+    """Slicer 5.10.0 (numpy 2.0.2, scipy 1.13.1) and 5.12.3, Python 3.12, Linux/Windows/macOS: pip resolves the
+    modules' plan with wheels only under each release's pins, and numpy and scipy stay exactly Slicer's (a
+    resolution, not an install: 5.10.0's set is never installed here, which keeps the stage short)."""
     _pinned()
+    assert SLICER_PACKAGES["5.10.0"]["numpy"] == "2.0.2" and SLICER_PACKAGES["5.10.0"]["scipy"] == "1.13.1"
     if os.environ.get("MUSCLEQUANT_CHECK_PLATFORMS") != "1":
         pytest.skip("MUSCLEQUANT_CHECK_PLATFORMS=1 resolves the plan for Windows and macOS too")
     wanted = {name: spec for requirements, _ in install.PURPOSES.values() for name, spec in requirements.items()}
@@ -122,6 +126,11 @@ def test_install_plan_resolves_to_wheels_for_slicer_5_10_and_5_12_on_every_platf
         for name, have in SLICER_PACKAGES[version].items():
             if chosen.get(_canonical(name), have) != have:
                 failures.append(f"Slicer {version} {platform}: {name} {chosen[_canonical(name)]} instead of {have}")
+        if kind == "deps":  # pandas needs numpy, lifelines scipy: both must resolve to exactly Slicer's build
+            for name in ("numpy", "scipy"):
+                if chosen.get(name) != SLICER_PACKAGES[version][name]:
+                    failures.append(f"Slicer {version} {platform}: {name} resolved to {chosen.get(name)}, "
+                                    f"not Slicer's {SLICER_PACKAGES[version][name]}")
         missing = {_canonical(install.requirement_name(r)) for r in group} - set(chosen)
         if missing:
             failures.append(f"Slicer {version} {platform} {kind}: not resolved {sorted(missing)}")
