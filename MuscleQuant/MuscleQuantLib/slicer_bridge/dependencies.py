@@ -5,6 +5,10 @@ torch through the PyTorch extension: :func:`.install.prepare`), runs pip as a ba
 widget's timer polls like an engine run (its output goes to the module's log panel, Run stays disabled,
 Cancel kills it), and then continues the action the user asked for. Why not Slicer's own pip functions on
 a worker thread: see :mod:`.install`.
+
+Cancel kills pip's process group, as closing its terminal would: nothing keeps running and the action does
+not start, but a package pip was writing at that moment can be left incomplete (pip has no rollback for a
+killed install); Slicer's own install dialog offers no cancel at all.
 """
 
 from __future__ import annotations
