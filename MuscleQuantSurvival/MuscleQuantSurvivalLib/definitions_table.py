@@ -16,7 +16,7 @@ from MuscleQuantLib.errors import InputError
 
 from .analyses import CoxSpec, cox_analysis
 from .groupings import SARCOPENIC, GroupingSpec, definition_names, lookup_definition, make_groups
-from .km import kaplan_meier
+from .km import logrank_p
 from .tables import Cohort, Endpoint
 
 TABLE_COLUMNS = ["definition", "name", "measure", "endpoint", "n_classified", "n_sarcopenic", "prevalence_pct",
@@ -56,8 +56,7 @@ def _row(definition_key: str, endpoint: Endpoint, cohort: Cohort, adjust: Sequen
         row["note"] = (row["note"] + "; " if row["note"] else "") + "only one group: no hazard ratio"
         return row
     try:
-        km = kaplan_meier(cohort, endpoint, groups, exclude_invalid)
-        row["logrank_p"] = km.logrank_p
+        row["logrank_p"] = logrank_p(cohort, endpoint, groups, exclude_invalid)
         result = cox_analysis(cohort, CoxSpec(endpoint.name, tuple(adjust), spec), exclude_invalid, n_bootstrap=0)
     except InputError as exc:
         row["note"] = (row["note"] + "; " if row["note"] else "") + str(exc)

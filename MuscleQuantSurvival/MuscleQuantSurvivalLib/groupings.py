@@ -174,37 +174,36 @@ def _classify_rows(definition: Any, data: pd.DataFrame, measure: str,
     """
     from MuscleQuantLib.quantify.definitions import classify
 
-    sex = data[sex_column]
-    bmi = data["bmi"] if "bmi" in data.columns else pd.Series(np.nan, index=data.index)
-    fast = pd.Series(False, index=data.index)
-    status = pd.Series(None, index=data.index, dtype=object)
-    reason = pd.Series("", index=data.index, dtype=object)
+    sex = data[sex_column].to_numpy(dtype=object)
+    bmi = data["bmi"].to_numpy(dtype=float) if "bmi" in data.columns else np.full(len(data), np.nan)
+    fast = np.zeros(len(data), dtype=bool)
+    status = np.full(len(data), None, dtype=object)
+    reason = np.full(len(data), "", dtype=object)
     if pd.api.types.is_float_dtype(data[measure]) or pd.api.types.is_integer_dtype(data[measure]):
-        values = data[measure].astype(float)
+        values = data[measure].to_numpy(dtype=float)
         for code in ("M", "F"):
-            rows = (sex == code) & values.notna()
+            rows = (sex == code) & ~np.isnan(values)
             entry = definition.cutoffs[code]
             if isinstance(entry, dict):
-                no_bmi = rows & bmi.isna()
+                no_bmi = rows & np.isnan(bmi)
                 status[no_bmi] = "not_applicable"
                 reason[no_bmi] = "BMI missing (needs height and weight): the cutoff depends on BMI"
                 fast |= no_bmi
-                rows &= bmi.notna()
-                cutoff = pd.Series(np.where(bmi < definition.bmi_threshold, float(entry["bmi_below"]),
-                                            float(entry["bmi_at_or_above"])), index=data.index)
+                rows &= ~np.isnan(bmi)
+                cutoff = np.where(bmi < definition.bmi_threshold, float(entry["bmi_below"]),
+                                  float(entry["bmi_at_or_above"]))
             else:
-                cutoff = pd.Series(float(entry), index=data.index)
+                cutoff = np.full(len(data), float(entry))
             low = values < cutoff if definition.comparison == "<" else values <= cutoff
             status[rows & low] = "sarcopenic"
             status[rows & ~low] = "not_sarcopenic"
             fast |= rows
-    statuses, reasons, bmis = status.to_numpy(copy=True), reason.to_numpy(copy=True), bmi.to_numpy()
-    for position in np.flatnonzero(~fast.to_numpy()):
-        index, bmi_value = data.index[position], bmis[position]
+    for position in np.flatnonzero(~fast):
+        index, bmi_value = data.index[position], bmi[position]
         result = classify(definition, float(data.at[index, measure]), data.at[index, sex_column],
                           None if pd.isna(bmi_value) else float(bmi_value))
-        statuses[position], reasons[position] = result.status, result.reason
-    return statuses, reasons
+        status[position], reason[position] = result.status, result.reason
+    return status, reason
 
 
 def make_groups(cohort: Cohort, spec: GroupingSpec, endpoint: Endpoint | None = None,

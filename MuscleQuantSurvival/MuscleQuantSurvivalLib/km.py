@@ -77,9 +77,9 @@ def endpoint_rows(cohort: Cohort, endpoint: Endpoint, groups: Groups | None,
     return data, exclusions
 
 
-def kaplan_meier(cohort: Cohort, endpoint: Endpoint, groups: Groups | None = None,
-                 exclude_invalid: bool = False, alpha: float = 0.05) -> KMResult:
-    """Kaplan–Meier curves of ``endpoint`` for each group, log-rank test across all groups."""
+def _grouped_rows(cohort: Cohort, endpoint: Endpoint, groups: Groups | None,
+                  exclude_invalid: bool) -> tuple[pd.DataFrame, Exclusions, list[str]]:
+    """The rows of a Kaplan–Meier analysis with their group, and the groups present, in level order."""
     data, exclusions = endpoint_rows(cohort, endpoint, groups, exclude_invalid)
     if groups is None:
         data["group"] = "all patients"
@@ -89,6 +89,21 @@ def kaplan_meier(cohort: Cohort, endpoint: Endpoint, groups: Groups | None = Non
     if data.empty or data[endpoint.event].sum() == 0:
         raise InputError(f"{endpoint.name}: no events in the {len(data)} rows used ({exclusions.summary()}); "
                          "Kaplan–Meier and log-rank need events")
+    return data, exclusions, order
+
+
+def logrank_p(cohort: Cohort, endpoint: Endpoint, groups: Groups, exclude_invalid: bool = False) -> float | None:
+    """``kaplan_meier(...).logrank_p`` without fitting the curves (the definitions table needs only p)."""
+    data, _, order = _grouped_rows(cohort, endpoint, groups, exclude_invalid)
+    if len(order) < 2:
+        return None
+    return float(multivariate_logrank_test(data[endpoint.time], data["group"], data[endpoint.event]).p_value)
+
+
+def kaplan_meier(cohort: Cohort, endpoint: Endpoint, groups: Groups | None = None,
+                 exclude_invalid: bool = False, alpha: float = 0.05) -> KMResult:
+    """Kaplan–Meier curves of ``endpoint`` for each group, log-rank test across all groups."""
+    data, exclusions, order = _grouped_rows(cohort, endpoint, groups, exclude_invalid)
     rows, fitters = [], {}
     for group in order:
         part = data[data["group"] == group]
