@@ -1,4 +1,4 @@
-"""The one-pass .nii.gz reader (issue 16) gives exactly the image ITK's reader gives, and refuses what the
+"""The one-inflation .nii.gz reader (issue 16) gives exactly the image ITK's reader gives, and refuses what the
 two-pass reader refused: truncated, corrupt and CRC-damaged streams, with one line."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_one_pass_read_equals_itk(tmp_path: Path, pixel: int) -> None:
     path = tmp_path / "image.nii.gz"
     sitk.WriteImage(_volume(pixel), str(path), True)
     fast = imageio._read_nifti_gz_once(_info(path), path, imageio._claimed_bytes(_info(path), path))
-    assert fast is not None  # the plain scalar types take the one-pass path
+    assert fast is not None  # the plain scalar types take the one-inflation path
     _assert_same(fast, sitk.ReadImage(str(path)))
     _assert_same(read_image(path), sitk.ReadImage(str(path)))
     # the header's metadata (descrip, qform_code_name …); nothing downstream reads ITK's own bookkeeping keys
@@ -119,3 +119,17 @@ def test_damaged_streams_are_refused_in_one_line(tmp_path: Path, damage: str) ->
         read_image(path)
     message = str(caught.value)
     assert "\n" not in message and path.name in message and "truncated or corrupt" in message
+
+
+def test_written_label_map_is_proven_complete_by_its_trailer_and_a_cut_copy_is_not(tmp_path: Path) -> None:
+    image = _volume(sitk.sitkUInt8, (40, 64, 64))
+    path = tmp_path / "labels.nii.gz"
+    imageio.write_image(image, path)
+    expected = image.GetNumberOfPixels()
+    assert imageio._written_intact(image, path, expected)
+    cut = tmp_path / "cut.nii.gz"
+    cut.write_bytes(path.read_bytes()[:-100])
+    assert not imageio._written_intact(image, cut, expected)
+    other = sitk.Image(image)
+    other[0, 0, 0] = int(other[0, 0, 0]) ^ 1  # the file does not hold these voxels: the CRC says so
+    assert not imageio._written_intact(other, path, expected)
