@@ -15,9 +15,10 @@ from ..errors import InputError
 from ..fileio import Commit, json_text
 from ..imageio import geometry, labelmap_image, read_image, write_image_to
 from ..pipeline.geometry import (
-    canonical_grid,
+    canonical_geometry,
     canonical_slice_index,
     from_canonical,
+    grid_proxy,
     slice_position_mm,
     slice_to_original,
     to_canonical,
@@ -116,7 +117,7 @@ def segment_loaded(model: Any, image: sitk.Image, request: SegmentRequest, progr
         stored, chosen_by, level = _choose_slice(request, preset, image)
         # Only the measured slice is read, labelled and post-processed: reorienting a 40-Mvoxel CT to find
         # one slice cost more than the network. ``k`` is its index in the canonical volume's grid.
-        k = canonical_slice_index(image, canonical_grid(image), stored, str(request.image))
+        k = canonical_slice_index(image, grid_proxy(canonical_geometry(image)), stored, str(request.image))
         canonical = to_canonical(image[:, :, stored:stored + 1])  # the slice as a one-slice canonical volume
         prepared = prepare_slice(canonical, preset, spacing, 0)
         predicted = predict_labels(model, prepared.image, roi, device, card["output_activation"],

@@ -40,6 +40,35 @@ def canonical_grid(image: sitk.Image) -> sitk.Image:
     return to_canonical(proxy)
 
 
+def canonical_geometry(image: sitk.Image) -> Grid:
+    """The grid :func:`to_canonical` gives ``image``, computed from its header (a one-voxel proxy tells the
+    axis order and flips): no volume allocated or reoriented, where :func:`canonical_grid` costs a
+    volume-sized pass. Equal to that grid's geometry up to floating-point rounding of an oblique origin."""
+    orient = sitk.DICOMOrientImageFilter()
+    orient.SetDesiredCoordinateOrientation(CANONICAL)
+    proxy = sitk.Image([1] * image.GetDimension(), sitk.sitkUInt8)
+    proxy.SetSpacing(image.GetSpacing())
+    proxy.SetDirection(image.GetDirection())
+    oriented = orient.Execute(proxy)
+    order, flips, size = orient.GetPermuteOrder(), orient.GetFlipAxes(), image.GetSize()
+    corner = [0] * image.GetDimension()  # the stored index of the canonical image's first voxel
+    for axis, stored in enumerate(order):
+        if flips[axis]:
+            corner[stored] = size[stored] - 1
+    return Grid(tuple(size[stored] for stored in order), oriented.GetSpacing(),
+                image.TransformIndexToPhysicalPoint(corner), oriented.GetDirection())
+
+
+def grid_proxy(grid: Grid) -> sitk.Image:
+    """A one-voxel image carrying ``grid``'s origin, spacing and direction: index/physical conversions (which
+    do not depend on the size) without allocating the grid."""
+    proxy = sitk.Image([1] * len(grid.size), sitk.sitkUInt8)
+    proxy.SetOrigin(grid.origin)
+    proxy.SetSpacing(grid.spacing)
+    proxy.SetDirection(grid.direction)
+    return proxy
+
+
 def canonical_slice_index(original: sitk.Image, canonical: sitk.Image, stored_slice: int, path: str | None = None) -> int:
     """The canonical (axial) slice that holds stored slice ``stored_slice`` of the original image.
 
@@ -84,10 +113,11 @@ class Grid:
         return cls(image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
 
 
-def resampled_grid(image: sitk.Image, spacing: tuple[float, ...]) -> Grid:
+def resampled_grid(image: sitk.Image | Grid, spacing: tuple[float, ...]) -> Grid:
     """Same physical extent and direction, new spacing (the first voxel centre stays put)."""
-    size = tuple(max(1, int(math.ceil(n * s / t - 1e-6))) for n, s, t in zip(image.GetSize(), image.GetSpacing(), spacing, strict=True))
-    return Grid(size, tuple(float(s) for s in spacing), image.GetOrigin(), image.GetDirection())
+    grid = image if isinstance(image, Grid) else Grid.of(image)
+    size = tuple(max(1, int(math.ceil(n * s / t - 1e-6))) for n, s, t in zip(grid.size, grid.spacing, spacing, strict=True))
+    return Grid(size, tuple(float(s) for s in spacing), grid.origin, grid.direction)
 
 
 def resample(image: sitk.Image, grid: Grid, *, labels: bool, default: float = 0.0) -> sitk.Image:

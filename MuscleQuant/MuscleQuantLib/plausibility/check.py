@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from ..pipeline.geometry import canonical_slice_index, to_canonical
+from ..pipeline.geometry import canonical_geometry, canonical_slice_index, grid_proxy, to_canonical
 from .bone import bone_position
 from .context import Context
 from .flags import Flag, flag_if, plausibility_block
@@ -70,20 +70,32 @@ def run_checks(image: sitk.Image | None, labels: sitk.Image, preset: str, summar
         return PlausibilityResult([], skipped={"all": f"no plausibility ranges for preset {preset!r}"})
     names = label_names if label_names is not None else default_label_names(preset, summary)
     modality = (modality or ranges.modality).upper()
-    canonical_labels = to_canonical(labels)
-    canonical_image = to_canonical(image) if image is not None else None
-    label_array = sitk.GetArrayViewFromImage(canonical_labels)
-    sx, sy, sz = canonical_labels.GetSpacing()
     skipped: dict[str, str] = {}
     frame = None
-    if ranges.spatial_dims == 2:  # one slice: never copy the volume
-        k = _canonical_slice(labels, canonical_labels, label_array, names, slice_index, summary)
+    stored = _stored_slice(labels, slice_index, summary) if ranges.spatial_dims == 2 else None
+    if stored is not None:  # one known slice: reorient that slice alone, never the volume
+        sx, sy, sz = canonical_geometry(labels).spacing
+        label_array = sitk.GetArrayFromImage(to_canonical(labels[:, :, stored:stored + 1]))[0]
+        values = (sitk.GetArrayFromImage(to_canonical(image[:, :, stored:stored + 1]))[0].astype(np.float32)
+                  if image is not None else None)
+    elif ranges.spatial_dims == 2:  # the slice with most labels: the whole label map is searched
+        canonical_labels = to_canonical(labels)
+        label_array = sitk.GetArrayViewFromImage(canonical_labels)
+        sx, sy, sz = canonical_labels.GetSpacing()
+        counts = np.isin(label_array, list(names)).reshape(label_array.shape[0], -1).sum(axis=1)
+        k = int(np.argmax(counts))
         label_array = np.array(label_array[k])
-        values = (sitk.GetArrayFromImage(canonical_image[:, :, k]).astype(np.float32)
-                  if canonical_image is not None else None)
+        values = (sitk.GetArrayFromImage(to_canonical(image)[:, :, k]).astype(np.float32)
+                  if image is not None else None)
+    else:
+        canonical_labels = to_canonical(labels)
+        label_array = sitk.GetArrayViewFromImage(canonical_labels)
+        sx, sy, sz = canonical_labels.GetSpacing()
+    if ranges.spatial_dims == 2:
         frame = slice_frame(values, label_array, modality, (sx, sy), ranges.frame == "spine")
         body, voxel, midline = frame.body, sx * sy, frame.midline_x
     else:
+        canonical_image = to_canonical(image) if image is not None else None  # outlives the view below
         values = sitk.GetArrayViewFromImage(canonical_image) if canonical_image is not None else None
         body = body_mask(values, modality) if values is not None else label_array > 0
         voxel = sx * sy * sz
@@ -118,15 +130,16 @@ def run_checks(image: sitk.Image | None, labels: sitk.Image, preset: str, summar
     return PlausibilityResult([f for f in flags if f is not None], checks, skipped, ranges.file)
 
 
-def _canonical_slice(labels: sitk.Image, canonical: sitk.Image, array: np.ndarray, names: dict[int, str],
-                     slice_index: int | None, summary: dict[str, Any] | None) -> int:
-    if array.shape[0] == 1:
-        return 0
+def _stored_slice(labels: sitk.Image, slice_index: int | None, summary: dict[str, Any] | None) -> int | None:
+    """The stored slice a 2D preset is judged on, when it is known without searching the label map (given,
+    the summary's, or the only one); an acquisition whose slices are not axial is refused, as before."""
+    if labels.GetSize()[2] == 1:
+        return 0 if canonical_geometry(labels).size[2] == 1 else None  # one axial slice
     stored = slice_index if slice_index is not None else ((summary or {}).get("slice") or {}).get("index")
-    if stored is not None:
-        return canonical_slice_index(labels, canonical, int(stored))
-    counts = np.isin(array, list(names)).reshape(array.shape[0], -1).sum(axis=1)
-    return int(np.argmax(counts))
+    if stored is None:
+        return None
+    canonical_slice_index(labels, grid_proxy(canonical_geometry(labels)), int(stored))  # range and axial checks
+    return int(stored)
 
 
 def _without_image(ranges: PresetRanges) -> PresetRanges:
