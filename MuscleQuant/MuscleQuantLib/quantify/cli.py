@@ -17,7 +17,6 @@ from ..progress import Progress
 from .engine import QuantifyOptions, quantify_files
 from .patient import make_patient
 from .presets import HU_RANGES, PRESET_NAMES
-from .qa import render_qa_png
 from .report import (
     COLUMNS_NAME,
     CSV_NAME,
@@ -102,7 +101,10 @@ def read_model_card(path: Path) -> dict[str, Any]:
         found = {k: v for k, v in found.items() if v is not None}
     if "id" not in found:
         raise InputError("model card has no 'id' or 'model_id'", path=path)
-    return {"id": found.get("id"), "sha256": found.get("sha256"), "source": str(path)}
+    from ..models.starter import is_starter
+
+    starter = isinstance(card.get("training"), dict) and is_starter(card)
+    return {"id": found.get("id"), "sha256": found.get("sha256"), "source": str(path), **({"starter": True} if starter else {})}
 
 
 def _hu_range(text: str) -> str | tuple[float, float] | None:
@@ -153,6 +155,8 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     progress.update("quantify", 0.1, f"measuring {options.patient_id}")
     result = quantify_files(args.image, args.labels, options, patient)
     files = write_outputs(args.out, options.patient_id, result, per_slice=args.per_slice, qa=not args.no_qa)
+    if result.record.get("notice"):
+        progress.info(result.record["notice"])
     for warning in result.record["warnings"]:
         progress.info(f"warning: {warning}")
     progress.update("quantify", 1.0, f"CSA {result.row['csa_total_cm2']:.2f} cm² on slice {result.row['slice_index']}")
@@ -179,6 +183,8 @@ def write_outputs(out: Path, patient_id: str, result, *, per_slice: bool, qa: bo
 
             pd.DataFrame(result.per_slice).to_csv(commit.file(files["per_slice"]), index=False)
         if qa:
+            from .qa import render_qa_png  # matplotlib only when a figure is drawn
+
             render_qa_png(result, commit.file(files["qa"]))
     return files
 

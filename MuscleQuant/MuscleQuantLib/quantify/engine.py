@@ -57,6 +57,7 @@ class QuantifyOptions:
     ignore_unknown_labels: bool = False  # measure only the preset's labels, warning about the others
     label_map_from: str | None = None  # built-in mapping name or mapping JSON for another tool's label map
     missing_muscles: tuple[str, ...] = ()  # preset muscles the (mapped) label map lacks: no total-based index
+    model_notice: str | None = None  # e.g. the starter-model notice from the segmentation summary
 
 
 @dataclass
@@ -161,9 +162,21 @@ def _union(values2d, labels2d, ids, area_mm2, hu_range, left) -> AreaMeasure:
     return measure_area(values2d, np.isin(labels2d, ids), area_mm2, hu_range, left)
 
 
+def present_labels(labels: np.ndarray) -> list[int]:
+    """The non-zero values of a label map, looking only at slices that hold any (``np.unique`` sorts every voxel:
+    seconds for a 40-Mvoxel map that labels one slice)."""
+    if labels.ndim != 3 or not labels.size:
+        return [int(v) for v in np.unique(labels) if v != 0]
+    occupied = np.flatnonzero(labels.reshape(labels.shape[0], -1).any(axis=1))
+    part = labels if occupied.size == labels.shape[0] else labels[occupied]
+    return [int(v) for v in np.unique(part) if v != 0]
+
+
 def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options: QuantifyOptions, patient: Patient,
-                    colors: dict[int, tuple[float, float, float]] | None = None) -> CaseResult:
-    """Measure a label map (on ``image``'s grid when an image is given)."""
+                    colors: dict[int, tuple[float, float, float]] | None = None, *,
+                    intensities_checked: bool = False) -> CaseResult:
+    """Measure a label map (on ``image``'s grid when an image is given). ``intensities_checked``: the image was
+    read with :func:`..imageio.read_image` for this modality, which already refused non-HU and NaN values."""
     if options.preset not in PRESETS:
         raise InputError(f"unknown preset {options.preset!r}; use {', '.join(PRESETS)}", field="--preset")
     preset = PRESETS[options.preset]
@@ -172,9 +185,9 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
     if options.midline_mm is not None and not np.isfinite(options.midline_mm):
         raise InputError(f"{options.midline_mm} is not a position in mm", field="--midline-mm")
     grid = image if image is not None else labels_image
-    if image is not None:
+    if image is not None and not intensities_checked:
         check_intensities(image, modality)
-    labels = sitk.GetArrayFromImage(labels_image)
+    labels = sitk.GetArrayViewFromImage(labels_image)  # read only; what the result keeps is copied
     values = sitk.GetArrayViewFromImage(image) if image is not None else None
     if labels.min(initial=0) < 0 or not np.issubdtype(labels.dtype, np.integer):
         raise InputError("label map must hold non-negative integers", field="labels")
@@ -186,7 +199,7 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
         raise InputError("label_names must map integer label values to names", field="metadata label_names") from None
     names.update(options.label_names or {})
     warnings: list[str] = []
-    present = [int(v) for v in np.unique(labels) if v != 0]
+    present = present_labels(labels)
     if options.label_names:  # explicit names select the labels to measure (others are organs etc.)
         unnamed = [v for v in present if v not in options.label_names]
         if unnamed:
@@ -210,8 +223,8 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
     k, slice_rule = choose_slice(options, labels, muscle_ids)
     sx, sy, sz = grid.GetSpacing()
     area_mm2 = sx * sy
-    labels2d = labels[k]
-    values2d = np.asarray(values[k], dtype=np.float64) if values is not None else None
+    labels2d = np.array(labels[k])  # copies: the result outlives the images' buffers
+    values2d = np.array(values[k], dtype=np.float64) if values is not None else None
     lps_x = slice_lps_x(grid, k)
     midline, midline_rule = midline_x(lps_x, values2d, np.isin(labels2d, muscle_ids), modality, options.midline_mm)
     left = left_of_midline(lps_x, midline)
@@ -240,6 +253,7 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
     no_hu = "no HU statistics: " + ("MR image" if modality != "CT" else "no HU range (--hu-range none)")
     center = grid.TransformContinuousIndexToPhysicalPoint(((grid.GetSize()[0] - 1) / 2, (grid.GetSize()[1] - 1) / 2, k))
     model = options.model or {}
+    notice = model_notice(options)
     put("patient_id", options.patient_id or (options.metadata or {}).get("case_id") or "case")
     for column, value in (("preset", preset.name), ("level", preset.level), ("modality", modality),
                           ("slice_index", k), ("slice_rule", slice_rule), ("slice_position_mm", float(center[2])),
@@ -247,6 +261,7 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
                           ("hu_range_name", hu_name), ("hu_min", hu_range[0] if hu_range else None),
                           ("hu_max", hu_range[1] if hu_range else None),
                           ("model_id", model.get("id")), ("model_sha256", model.get("sha256")),
+                          ("model_notice", notice),
                           ("sex", patient.sex), ("age_y", patient.age_y), ("height_m", patient.height_m),
                           ("weight_kg", patient.weight_kg), ("bmi_kg_m2", patient.bmi)):
         put(column, value)
@@ -324,7 +339,9 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
                   "position_mm": float(center[2]), "spacing_mm": [sx, sy, sz], "pixel_area_mm2": area_mm2},
         "hu_range": None if hu_range is None else {"name": hu_name, "min": hu_range[0], "max": hu_range[1],
                                                    "imat_min": IMAT_RANGE[0], "imat_max": IMAT_RANGE[1]},
-        "model": {"id": model.get("id"), "sha256": model.get("sha256"), "source": model.get("source")},
+        "model": {"id": model.get("id"), "sha256": model.get("sha256"), "source": model.get("source"),
+                  **({"notice": notice} if notice else {})},
+        **({"notice": notice} if notice else {}),
         "midline": {"lps_x_mm": midline, "rule": midline_rule},
         "patient": patient.to_dict(),
         "labels": {i.name: {"label_id": i.label_id, "base": i.base, "side_from_name": i.side, "muscle": i.is_muscle,
@@ -339,6 +356,17 @@ def quantify_images(image: sitk.Image | None, labels_image: sitk.Image, options:
     if options.per_slice:
         result.per_slice = per_slice_table(grid, labels, values, infos, hu_range)
     return result
+
+
+def model_notice(options: QuantifyOptions) -> str | None:
+    """What every output must say about the model that made the labels: the notice given, else a starter model's
+    (from its card, via ``options.model``, or a segmentation summary passed as metadata); None for other models."""
+    from ..models.starter import STARTER_NOTICE
+
+    for notice in (options.model_notice, (options.model or {}).get("notice"), (options.metadata or {}).get("notice")):
+        if isinstance(notice, str) and notice.strip():
+            return notice.strip()
+    return STARTER_NOTICE if (options.model or {}).get("starter") else None
 
 
 def _add_plausibility(image, labels_image, preset, options, k, infos, modality, row, record) -> None:
@@ -413,11 +441,18 @@ def segmentation_summary_names(labels_path: str | Path, preset: str) -> tuple[di
 
     ``segment`` writes sided labels (l3: 5 = psoas_major_left) that differ from the preset's training
     classes (3 = psoas_major): read with the preset's names they would be measured as other muscles."""
+    names, path, _ = segmentation_summary(labels_path, preset)
+    return names, path
+
+
+def segmentation_summary(labels_path: str | Path, preset: str) -> tuple[dict[int, str], Path | None, dict[str, Any]]:
+    """(label names, path, the whole summary) of the ``segment`` summary beside a label map; see
+    :func:`segmentation_summary_names`. Its ``notice`` (a starter model's) must reach every measurement."""
     path = Path(labels_path)
     match = re.fullmatch(r"(.+)_labels(\.nii\.gz|\.nii|\.nrrd|\.mha)", path.name)
     summary_path = path.with_name(f"{match[1]}_segmentation.json") if match else None
     if summary_path is None or not summary_path.is_file():
-        return {}, None
+        return {}, None, {}
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
         names = {int(entry["value"]): str(entry["name"]) for entry in summary["labels"]}
@@ -427,7 +462,7 @@ def segmentation_summary_names(labels_path: str | Path, preset: str) -> tuple[di
     if summary.get("preset") not in (None, preset):
         raise InputError(f"the label map was segmented with preset {summary.get('preset')!r}, not {preset!r} "
                          f"(see {summary_path.name})", path=labels_path, field="--preset")
-    return names, summary_path
+    return names, summary_path, summary
 
 
 def quantify_files(image_path: str | Path, labels_path: str | Path, options: QuantifyOptions,
@@ -452,11 +487,15 @@ def quantify_files(image_path: str | Path, labels_path: str | Path, options: Qua
         seg_names = {}
     if seg_names and not options.label_names:
         options = QuantifyOptions(**{**options.__dict__, "label_names": seg_names})
-    summary_names, summary_path = segmentation_summary_names(labels_path, options.preset)
+    summary_names, summary_path, summary = segmentation_summary(labels_path, options.preset)
+    notice = summary.get("notice")
+    if isinstance(notice, str) and notice.strip() and not options.model_notice:  # a starter model's labels
+        options = QuantifyOptions(**{**options.__dict__, "model_notice": notice.strip()})
     if summary_names and not options.label_names and not options.label_map_from \
             and not (options.metadata or {}).get("label_names"):
         options = QuantifyOptions(**{**options.__dict__, "label_names": summary_names})
-    result = quantify_images(image, labels_image, options, patient, colors=extra["colors"])
+    # read_image checked the values for the modality quantify_images derives the same way
+    result = quantify_images(image, labels_image, options, patient, colors=extra["colors"], intensities_checked=True)
     if summary_names and options.label_names == summary_names:
         result.record["label_names_from"] = str(summary_path)
     result.record["warnings"] = mapping_warnings + result.record["warnings"]

@@ -40,6 +40,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "hu_max": ("HU", "upper bound of the muscle HU range"),
     "model_id": ("", "id of the model that produced the labels (model card), when known"),
     "model_sha256": ("", "SHA-256 of the model weights (model card), when known"),
+    "model_notice": ("", "notice on the model that made the labels; a starter model's: 'starter model trained on "
+                     "synthetic data only: a draft for annotation, not a clinical measurement' (empty otherwise)"),
     "sex": ("", "M (male) or F (female)"),
     "age_y": ("years", "age at imaging"),
     "height_m": ("m", "height"),
