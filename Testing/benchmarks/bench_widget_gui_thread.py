@@ -5,6 +5,9 @@
    imports once (``mrml.import_engine_result`` → ``ImportLabelmapToSegmentationNode`` with segment IDs).
 2. Cancel: the old ``EngineProcess.cancel()`` waited for the process tree (SIGTERM grace, then SIGKILL);
    the widget's ``cancel(wait=False)`` returns at once and the timer reports the end.
+3. First-use install: the old click handler ran ``install.ensure`` (pip blocking the GUI thread for as long
+   as pip runs); ``dependencies.ensure_then`` returns once pip is started in the background. pip is replaced
+   by a process that sleeps 3 s, and the plan by a fake environment (nothing is installed).
 
 Run: ``.venv/bin/python Testing/benchmarks/bench_widget_gui_thread.py`` (prints seconds; synthetic data).
 """
@@ -79,6 +82,42 @@ def cancel() -> None:
     print(json.dumps({"cancel_process_ignoring_sigterm_grace_3s": result}))
 
 
+def first_use_install(pip_seconds: float = 3.0) -> None:
+    from importlib import metadata
+
+    from MuscleQuantLib.slicer_bridge import dependencies, install
+
+    installed = {"numpy": "2.4.6", "scipy": "1.17.1", "SimpleITK": "2.5.5", "torch": "2.9.0"}
+    for requirements, _ in install.PURPOSES.values():
+        installed.update({name: spec.split(",")[0].lstrip(">=") for name, spec in requirements.items()})
+    del installed["lifelines"]
+    pending = dict(installed)
+
+    def version_of(name: str) -> str:
+        if name not in pending:
+            raise metadata.PackageNotFoundError(name)
+        return pending[name]
+
+    def pip(requirements: list[str], constraints: Path) -> None:  # the old path: pip on the calling thread
+        time.sleep(pip_seconds)
+
+    install.pip_command = lambda python, requirements, constraints: [sys.executable, "-c",
+                                                                     f"import time; time.sleep({pip_seconds})"]
+    installer = install.Installer(pip=pip, torch=None, confirm=lambda text: True, version_of=version_of)
+    start = time.perf_counter()
+    install.ensure("cohort", installer, ask=False)
+    blocking_s = time.perf_counter() - start
+    tasks = []
+    start = time.perf_counter()
+    dependencies.ensure_then("cohort", installer, lambda *task: tasks.append(task[0]()) or True, lambda: None,
+                             print, ask=False, python=sys.executable)
+    background_s = time.perf_counter() - start
+    tasks[0].wait(timeout=60)
+    print(json.dumps({"first_use_install_pip_3s": {"click_blocked_old_s": round(blocking_s, 3),
+                                                    "click_blocked_new_s": round(background_s, 3)}}))
+
+
 if __name__ == "__main__":
     label_import()
     cancel()
+    first_use_install()
