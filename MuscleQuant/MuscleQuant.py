@@ -349,7 +349,7 @@ class MuscleQuantLogic(ScriptedLoadableModuleLogic):
 
 
 class MuscleQuantTest(ScriptedLoadableModuleTest):
-    """Runs the real engine on a phantom inside Slicer: phantom → tiny model → segment → approve twice."""
+    """Runs the real engine on an L3 phantom: shipped starter models find the level and segment → approve twice."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()
