@@ -343,6 +343,11 @@ def test_without_model_batch_uses_the_shipped_starter_or_says_what_to_do(run_cli
     assert code == 0, err
     settings = json.loads((tmp_path / "a" / "run.json").read_text(encoding="utf-8"))["settings"]
     assert Path(settings["model"]) == starter_for("l3")
+    from MuscleQuantLib.models.starter import STARTER_NOTICE
+
+    rows = pd.read_csv(tmp_path / "a" / "measurements.csv")
+    measured = rows[rows["status"] == "done"]
+    assert len(measured) and (measured["model_notice"] == STARTER_NOTICE).all()  # every starter row says it is a draft
     monkeypatch.setattr("MuscleQuantLib.models.starter.STARTER_DIR", tmp_path / "no_starters")
     code, _, err = run_cli("--progress", "none", "batch", source, "--preset", "l3", "--out", tmp_path / "b")
     assert code == 2 and "--model" in err and len(err.strip().splitlines()) == 1

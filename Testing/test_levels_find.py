@@ -139,6 +139,7 @@ def test_wrong_model_preset_and_missing_default_model_are_user_errors(tmp_path, 
     from MuscleQuantLib.errors import InputError
 
     monkeypatch.setenv("MUSCLEQUANT_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("MuscleQuantLib.models.starter.STARTER_DIR", tmp_path / "no-starters")  # a C3 finder ships
     with pytest.raises(InputError, match="--slice"):
         find_level("c3", band_image(20, 30), device="cpu")
 

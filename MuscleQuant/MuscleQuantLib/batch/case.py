@@ -164,6 +164,7 @@ def _segment_and_quantify(task: CaseTask, temp: Path, models: Any, info: Any, vo
     card = models.model.card
     options = QuantifyOptions(preset=card["preset"], slice_index=slice_index, patient_id=case.patient_id,
                               model={"id": card["model_id"], "sha256": card["card_sha256"]},
+                              model_notice=summary.get("notice"),  # a starter model's draft notice, in every row
                               label_names={e["value"]: e["name"] for e in summary["labels"]})
     result = quantify_images(image, labels, options, _patient(case))
     result.record["plausibility"] = block
