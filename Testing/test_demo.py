@@ -51,8 +51,9 @@ def test_training_runs_by_iteration_counts(tmp_path, run_cli, monkeypatch):
     assert "skipped" in summary["real_ct"]
 
 
-def test_demo_refuses_unknown_presets_and_presets_without_a_starter(tmp_path, run_cli):
+def test_demo_refuses_unknown_presets_and_presets_without_a_starter(tmp_path, run_cli, monkeypatch):
     code, _, err = run_cli("demo", "--out", tmp_path, "--presets", "c3,knee")
     assert code == 2 and "knee" in err and not any(tmp_path.iterdir())
+    monkeypatch.setattr("MuscleQuantLib.models.starter.STARTER_DIR", tmp_path.parent / "no-starters")
     code, _, err = run_cli("demo", "--out", tmp_path, "--presets", "thigh")
     assert code == 2 and "--train" in err and not any(tmp_path.iterdir())
