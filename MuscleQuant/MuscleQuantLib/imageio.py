@@ -594,6 +594,10 @@ def labelmap_image(labels: np.ndarray | sitk.Image, reference: sitk.Image) -> si
     if array.size and not integral and (array.min() < 0 or not np.all(np.equal(np.mod(array, 1), 0))):
         raise ValueError("label maps hold non-negative integers")
     max_label = int(array.max()) if array.size else 0
+    if (isinstance(labels, sitk.Image) and array.dtype == labelmap_pixel_type(max_label) and labels.GetSize() ==
+            reference.GetSize() and all(getattr(labels, f)() == getattr(reference, f)() for f in
+                                        ("GetSpacing", "GetOrigin", "GetDirection"))):
+        return labels  # already what is asked for: no 40-Mvoxel copy for a one-slice label map
     return image_from_array(array.astype(labelmap_pixel_type(max_label), copy=False), reference)  # it copies
 
 

@@ -97,8 +97,13 @@ def render_qa_png(result: CaseResult, path: str | Path) -> Path:
     fig.text(0.5, 1 - MARGIN_PX / fig_h, f"{record['patient_id']} — {record['preset']} — slice {s['index']} at "
              f"{s['position_mm']:.1f} mm (S, LPS)\n{s['rule']}; total CSA {record['total_muscle_slice']['csa_cm2']:.2f} "
              f"cm²; {hu_text}", fontsize=9, ha="center", va="top", linespacing=1.4)
-    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, MARGIN_PX / 2 / fig_h), ncol=3, fontsize=7,
-               frameon=False)
+    column = (fig_w - 2 * MARGIN_PX) / 3  # the legend: three columns of a line sample and its text, no layout pass
+    for n, handle in enumerate(handles):
+        x = MARGIN_PX + (n % 3) * column + 20
+        y = legend_px - (n // 3 + 0.5) * LEGEND_ROW_PX
+        fig.add_artist(Line2D([x / fig_w, (x + 22) / fig_w], [y / fig_h] * 2, color=handle.get_color(),
+                              lw=handle.get_linewidth(), ls=handle.get_linestyle()))
+        fig.text((x + 28) / fig_w, y / fig_h, handle.get_label(), fontsize=7, va="center")
     text = io.BytesIO()
     fig.savefig(text, format="rgba", facecolor="none")  # the text layer, straight RGBA
     overlay = np.frombuffer(text.getvalue(), np.uint8).reshape(-1, fig_w, 4)
