@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Bump when a change to the generator changes the images drawn for a seed.
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.0.0"
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,6 @@ class Recipe:
     random_contrast_fraction: float = 0.3  # synthseg: share of images whose tissue values ignore CT ranges
     organs: bool = True  # liver, spleen, kidneys, stomach, pancreas, bowel (gas/stool/contrast), vessels
     organ_wobble: float = 0.35  # outline harmonics of organs (0: plain ellipses)
-    organ_contact: float = 0.6  # share of draws with an organ against a muscle (kidney-psoas, liver-rectus, …)
     anatomy: bool = True  # muscle size and position follow the vertebral level, ribs, crura, iliac crests
     habitus: bool = True  # thin to obese, sarcopenic to muscular, arms beside the body, table
     artefacts: bool = True  # blur, noise, partial volume, streaks, metal, resampling to 0.6-3.5 mm
@@ -35,5 +34,4 @@ ABLATIONS: dict[str, Recipe] = {
     "no_organs": dataclasses.replace(FULL, organs=False),
     "no_muscle_anatomy": dataclasses.replace(FULL, anatomy=False),
     "no_habitus": dataclasses.replace(FULL, habitus=False),
-    "no_organ_contact": dataclasses.replace(FULL, organ_contact=0.0),
 }
