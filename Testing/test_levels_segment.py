@@ -113,6 +113,10 @@ def test_default_level_model_is_the_newest_installed(models, tmp_path, monkeypat
     target = installed_dir(card["model_id"], card["version"])
     copy_model(models["blind"], target)
     assert find_module.default_level_model(find_module.spec_for("l3")) == target
+    from MuscleQuantLib.models.starter import starter_for
+
+    assert find_module.default_level_model(find_module.spec_for("c3")) == starter_for("c3_level")  # shipped starter
+    monkeypatch.setattr("MuscleQuantLib.models.starter.STARTER_DIR", tmp_path / "no-starters")
     assert find_module.default_level_model(find_module.spec_for("c3")) is None
 
 

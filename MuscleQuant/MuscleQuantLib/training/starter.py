@@ -46,7 +46,7 @@ STARTERS: dict[str, StarterSpec] = {
                             anatomy="l3", parts=((120, 1410, "random"), (12, 1411, "never"), (60, 1412, "random")),
                             contrast_curve=0.3, val_fraction=0.2),
     "temporalis": StarterSpec("temporalis", "synth_head", samples=120, data_seed=1440, train_seed=14, max_epochs=25),
-    "orbit_level": StarterSpec("orbit_level", "synth_head", samples=100, data_seed=1450, train_seed=14, max_epochs=16,
+    "orbit_level": StarterSpec("orbit_level", "synth_head", samples=60, data_seed=1450, train_seed=14, max_epochs=30,
                                val_fraction=0.2),
     # Neck and thigh: anatomical phantoms (per-case tissue HU with organs in the muscle range, habitus from
     # BMI, contrast phase, blur, noise, 2.5–5 mm slices; synth_neck/synth_thigh add full resolution and a
@@ -54,8 +54,8 @@ STARTERS: dict[str, StarterSpec] = {
     # a full SynthSeg generator.
     "c3": StarterSpec("c3", "synth_neck", samples=50, data_seed=1420, train_seed=14, max_epochs=30,
                       contrast_curve=0.5),
-    "c3_level": StarterSpec("c3_level", "phantoms", samples=0, data_seed=0, train_seed=14, max_epochs=25,
-                            anatomy="c3", parts=((40, 1421, "random"), (6, 1422, "never")), contrast_curve=0.3,
+    "c3_level": StarterSpec("c3_level", "phantoms", samples=0, data_seed=0, train_seed=14, max_epochs=40,
+                            anatomy="c3", parts=((80, 1421, "random"), (10, 1422, "never")), contrast_curve=0.3,
                             val_fraction=0.2),
     "thigh": StarterSpec("thigh", "synth_thigh", samples=30, data_seed=1423, train_seed=14, max_epochs=8,
                          contrast_curve=0.5),
