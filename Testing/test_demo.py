@@ -48,6 +48,7 @@ def test_training_runs_by_iteration_counts(tmp_path, run_cli, monkeypatch):
     assert set(c3["held_out_dice"]) == {"paravertebral_muscles", "sternocleidomastoid", "all_muscle"}
     card = json.loads((tmp_path / "t" / "c3_trained" / "run" / "model" / "model.json").read_text(encoding="utf-8"))
     assert card["training"]["max_minutes"] is None and card["training"]["per_fold"][0]["stopped"] == "max_epochs"
+    assert card["training"]["max_epochs"] == 1  # the epochs given, not the profile's default in the recipe
     assert "skipped" in summary["real_ct"]
 
 

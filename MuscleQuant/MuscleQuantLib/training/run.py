@@ -273,6 +273,8 @@ def model_card_fields(request: TrainRequest, profile_name: str, results: list[Fo
             "seconds": round(seconds, 1), "recipe": dataclasses.asdict(profile.training),
             "augmentation": dataclasses.asdict(preset.augmentation), "parameters": parameters,
             "max_minutes": request.max_minutes,
+            # the epochs this run was given (the recipe's max_epochs is only the profile's default)
+            "max_epochs": request.max_epochs or profile.training.max_epochs,
             "per_fold": [{k: v for k, v in r.metrics().items() if k != "history"} for r in results],
         },
         "metrics": {"validation_dice_mean": float(np.mean([r.best_val_dice for r in results])),
