@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from MuscleQuantLib import imageio
+from MuscleQuantLib import imageio, imageio_nifti
 from MuscleQuantLib.errors import InputError
 from MuscleQuantLib.imageio import read_image
 
@@ -42,7 +42,7 @@ def _assert_same(a: sitk.Image, b: sitk.Image) -> None:
 def test_one_pass_read_equals_itk(tmp_path: Path, pixel: int) -> None:
     path = tmp_path / "image.nii.gz"
     sitk.WriteImage(_volume(pixel), str(path), True)
-    fast = imageio._read_nifti_gz_once(_info(path), path, imageio._claimed_bytes(_info(path), path))
+    fast = imageio_nifti.read_nifti_gz_once(_info(path), path, imageio._claimed_bytes(_info(path), path))
     assert fast is not None  # the plain scalar types take the one-inflation path
     _assert_same(fast, sitk.ReadImage(str(path)))
     _assert_same(read_image(path), sitk.ReadImage(str(path)))
@@ -97,7 +97,7 @@ def test_scaled_values_take_the_general_path(tmp_path: Path) -> None:
     raw[112:120] = struct.pack("<2f", 2.0, -1024.0)  # scl_slope, scl_inter: ITK returns rescaled floats
     (tmp_path / "scaled.nii.gz").write_bytes(gzip.compress(bytes(raw)))
     path = tmp_path / "scaled.nii.gz"
-    assert imageio._read_nifti_gz_once(_info(path), path, imageio._claimed_bytes(_info(path), path)) is None
+    assert imageio_nifti.read_nifti_gz_once(_info(path), path, imageio._claimed_bytes(_info(path), path)) is None
     _assert_same(read_image(path), sitk.ReadImage(str(path)))
 
 
