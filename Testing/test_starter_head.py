@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from MuscleQuantLib.models.modelfile import check_files
-from MuscleQuantLib.models.starter import STARTER_DIR, STARTER_NOTICE, default_model, starter_for
+from MuscleQuantLib.models.starter import STARTER_DIR, default_model, starter_for
 from MuscleQuantLib.phantoms.synth_head import GENERATOR_VERSION
 from MuscleQuantLib.training.starter import STARTERS, SYNTH_GENERATORS
 
@@ -35,17 +34,8 @@ def test_head_starter_is_shipped_sealed_and_records_its_recipe(preset: str, fres
     folder = starter_for(preset)
     assert folder == STARTER_DIR / HEAD[preset]
     assert default_model(preset) == folder  # fresh install: the starter model
-    card = read_card(folder)
-    check_files(folder, card)
-    assert sum(p.stat().st_size for p in folder.iterdir()) < 8 * 2**20
-    training = card["training"]
-    assert training["starter"] is True and training["notice"] == STARTER_NOTICE and training["real_data_used"] == "none"
-    assert f"--preset {preset}" in training["command"] and "train_starter_models.py" in training["command"]
-    synthetic = training["synthetic"]
+    card = read_card(folder)  # sealing, size and recipe: test_starter_models.py, for every starter
+    synthetic = card["training"]["synthetic"]
     assert synthetic["generator"] == "MuscleQuantLib.phantoms.synth_head"
     assert synthetic["generator_version"] == GENERATOR_VERSION
-    spec = STARTERS[preset]  # the shipped model is what the recipe in the repository reproduces
-    assert (synthetic["data_seed"], synthetic["samples"]) == (spec.data_seed, spec.samples)
-    assert training["seed"] == spec.train_seed
     assert synthetic["recipe"]["intensity"] == "synthseg"
-    assert training["max_minutes"] is None

@@ -18,8 +18,8 @@ from MuscleQuantLib.models.starter import (
     STARTER_NOTICE,
     default_model,
     starter_for,
-    starter_models,
 )
+from MuscleQuantLib.training.starter import STARTERS
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
 
@@ -33,20 +33,32 @@ def fresh_home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
-def test_shipped_starters_are_sealed_small_and_say_what_they_are():
-    found = {card["preset"]: (folder, card) for folder, card in starter_models()}
-    assert set(SHIPPED) <= set(found)
-    for preset, model_id in SHIPPED.items():
-        folder, card = found[preset]
-        assert folder == STARTER_DIR / model_id and card["model_id"] == model_id
-        check_files(folder, card)  # sizes and SHA-256 of every weights file
-        assert sum(p.stat().st_size for p in folder.iterdir()) < 8 * 2**20
-        training = card["training"]
-        assert training["starter"] is True and training["notice"] == STARTER_NOTICE
-        assert training["real_data_used"] == "none" and "train_starter_models.py" in training["command"]
-        assert training["synthetic"]["generator_version"] and training["synthetic"]["recipe"]
-        assert training["max_minutes"] is None  # iteration counts, never a wall-clock budget
-        assert STARTER_NOTICE in card["description"]
+@pytest.mark.parametrize("preset", sorted(STARTERS))
+def test_every_starter_recipe_ships_sealed_small_and_reproducible(preset):
+    """One check for every shipped starter (muscle models and level finders): sealed, small, marked as a
+    synthetic-data draft, trained by iteration counts, and made by the recipe the repository holds."""
+    from MuscleQuantLib.models.card import read_card
+
+    spec, model_id = STARTERS[preset], preset.replace("_", "-") + "-starter"
+    folder = starter_for(preset)
+    assert folder == STARTER_DIR / model_id
+    card = read_card(folder)
+    assert card["model_id"] == model_id and card["preset"] == preset
+    check_files(folder, card)  # sizes and SHA-256 of every weights file
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 8 * 2**20
+    training = card["training"]
+    assert training["starter"] is True and training["notice"] == STARTER_NOTICE and STARTER_NOTICE in card["description"]
+    assert training["real_data_used"] == "none" and f"train_starter_models.py --preset {preset} " in training["command"]
+    assert training["synthetic"]["generator_version"] and training["synthetic"]["recipe"]
+    assert training["max_minutes"] is None  # iteration counts, never a wall-clock budget
+    assert training["seed"] == spec.train_seed
+    synthetic = training["synthetic"]
+    if spec.data == "phantoms":
+        assert synthetic["recipe"]["parts"] == [list(part) for part in spec.parts]
+    else:
+        assert (synthetic["data_seed"], synthetic["samples"]) == (spec.data_seed, spec.samples)
+    if spec.contrast_curve:
+        assert training["augmentation"]["contrast_curve_probability"] == spec.contrast_curve
 
 
 def test_models_list_shows_the_starters_on_a_fresh_install(fresh_home, run_cli):

@@ -62,14 +62,7 @@ def prepare_volume(canonical: sitk.Image, preset: Preset, spacing: tuple[float, 
                    canonical_labels: sitk.Image | None = None, margin: int = 2) -> PreparedVolume:
     """Resample the canonical volume to the model's spacing, normalise, crop to the body."""
     grid = resampled_grid(canonical, spacing)
-    fill = -1024.0 if preset.modality == "CT" else 0.0
-    resampled = resample(canonical, grid, labels=False, default=fill)
-    image = normalise(resampled, preset.intensity)
-    if preset.modality == "CT":
-        body = body_mask_ct(sitk.GetArrayViewFromImage(resampled))
-    else:
-        body = image > np.percentile(image, 50)
-    crop = _bounding_box(body, margin)
+    image, crop = _normalised_body(canonical, grid, preset, margin)
     labels = None
     if canonical_labels is not None:
         labels = sitk.GetArrayFromImage(resample(canonical_labels, grid, labels=True))[crop]
@@ -84,15 +77,21 @@ def prepare_stored_volume(image: sitk.Image, preset: Preset, spacing: tuple[floa
     points; the values differ from the reoriented route only by floating-point rounding (~1e-10 HU)."""
     native = canonical_geometry(image)
     grid = resampled_grid(native, spacing)
+    image_array, crop = _normalised_body(image, grid, preset, margin)
+    return PreparedVolume(image_array[crop], None, native, grid, crop)
+
+
+def _normalised_body(image: sitk.Image, grid: Grid, preset: Preset, margin: int) -> tuple[np.ndarray, tuple]:
+    """``image`` resampled onto ``grid`` and normalised, with the crop to the body (CT: the body mask in HU;
+    MR: the brighter half), shared by both routes so they cannot drift apart."""
     fill = -1024.0 if preset.modality == "CT" else 0.0
     resampled = resample(image, grid, labels=False, default=fill)
-    image_array = normalise(resampled, preset.intensity)
+    array = normalise(resampled, preset.intensity)
     if preset.modality == "CT":
         body = body_mask_ct(sitk.GetArrayViewFromImage(resampled))
     else:
-        body = image_array > np.percentile(image_array, 50)
-    crop = _bounding_box(body, margin)
-    return PreparedVolume(image_array[crop], None, native, grid, crop)
+        body = array > np.percentile(array, 50)
+    return array, _bounding_box(body, margin)
 
 
 def volume_prediction_to_native(prediction: np.ndarray, prepared: PreparedVolume) -> np.ndarray:
