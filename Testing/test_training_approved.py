@@ -52,7 +52,9 @@ def test_approved_cases_train_a_model_and_a_changed_image_is_left_out(slicer_sce
     imported = EngineProcess(import_command).start().wait(timeout=120)
     listed = EngineProcess(widget_logic.list_models_command()).start().wait(timeout=120)
     choices = widget_logic.model_choices(listed["models"], "c3")
-    assert [(row["id"], row["version"]) for row in choices] == [("c3-approved", "20261121.1200")], imported
+    trained = [(row["id"], row["version"]) for row in choices if row.get("source") != "starter"]
+    assert trained == [("c3-approved", "20261121.1200")], imported
+    assert {row["id"] for row in choices if row.get("source") == "starter"} <= {"c3-starter"}  # the shipped draft
     summary = json.loads((out / "training_summary.json").read_text(encoding="utf-8"))["dataset"]
     assert summary["cases_found"] == 3 and summary["cases_used"] == 2
     assert [entry["case_id"] for entry in summary["left_out"]] == ["case_c"]
