@@ -30,3 +30,11 @@ def run_cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture
+def fresh_home(tmp_path, monkeypatch):
+    """A fresh install's model cache: no installed or fetched models, no registry (only shipped starters)."""
+    monkeypatch.setenv("MUSCLEQUANT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MUSCLEQUANT_REGISTRY", raising=False)
+    return tmp_path / "home"

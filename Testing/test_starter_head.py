@@ -13,12 +13,6 @@ from MuscleQuantLib.training.starter import STARTERS, SYNTH_GENERATORS
 HEAD = {"temporalis": "temporalis-starter", "orbit_level": "orbit-level-starter"}
 
 
-@pytest.fixture
-def fresh_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("MUSCLEQUANT_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("MUSCLEQUANT_REGISTRY", raising=False)
-    return tmp_path / "home"
-
 
 def test_head_recipes_use_the_randomised_head_generator() -> None:
     assert "synth_head" in SYNTH_GENERATORS

@@ -26,12 +26,6 @@ sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
 SHIPPED = {"l3": "l3-starter", "l3_level": "l3-level-starter"}
 
 
-@pytest.fixture
-def fresh_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("MUSCLEQUANT_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("MUSCLEQUANT_REGISTRY", raising=False)
-    return tmp_path / "home"
-
 
 @pytest.mark.parametrize("preset", sorted(STARTERS))
 def test_every_starter_recipe_ships_sealed_small_and_reproducible(preset):

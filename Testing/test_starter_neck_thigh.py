@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 import SimpleITK as sitk
 
 from MuscleQuantLib.models.starter import (
@@ -23,12 +22,6 @@ from MuscleQuantLib.models.starter import (
 SHIPPED = {"c3": "c3-starter", "c3_level": "c3-level-starter", "thigh": "thigh-starter"}
 HELD_OUT_SEED = 91400  # the starters drew seeds 1420-1423
 
-
-@pytest.fixture
-def fresh_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("MUSCLEQUANT_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("MUSCLEQUANT_REGISTRY", raising=False)
-    return tmp_path / "home"
 
 
 def _phantom(anatomy: str, folder: Path, resolution: str) -> tuple[Path, np.ndarray, dict]:
