@@ -139,8 +139,11 @@ def test_requirements_match_pyproject():
     wanted.update(install.ENGINE_ONLY)
     assert set(declared) == set(wanted) | {"torch"} | set(install.REQUIRED_FROM_SLICER) | (
         set(declared) & set(install.SLICER_OWNED))
+    intel_mac = "; sys_platform != 'darwin' or platform_machine != 'x86_64'"  # no onnxruntime wheel there
     for name, spec in wanted.items():
-        assert declared[name] == f"{name}{spec}"
+        assert declared[name] == f"{name}{spec}" + (intel_mac if name in install.ONNX else "")
+    for name, spec in install.ONNX.items():
+        assert declared[name] == f"{name}{spec}{intel_mac}"
     for name in install.REQUIRED_FROM_SLICER:
         assert declared[name] == f"{name}{install.SLICER_OWNED[name]}"
     assert project["optional-dependencies"]["radiomics"] == [f"{n}{s}" for n, s in install.RADIOMICS.items()]

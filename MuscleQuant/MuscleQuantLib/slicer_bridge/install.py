@@ -39,7 +39,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import platform
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -56,9 +58,12 @@ QUANTIFY: dict[str, str] = {
     "jsonschema": ">=4.20,<5",
 }
 # onnxruntime runs the networks on CPU without importing torch/MONAI (inference/runtime.py); onnx is what
-# torch.onnx.export needs to write the cached export. Both have cp312 wheels on Linux, Windows and macOS.
-SEGMENT: dict[str, str] = {**QUANTIFY, "monai": ">=1.6,<1.7", "einops": ">=0.7,<1", "onnxruntime": ">=1.20,<2",
-                           "onnx": ">=1.17,<2"}
+# torch.onnx.export needs to write the cached export. Both have cp312 wheels on Linux, Windows and Apple-silicon
+# macOS, but onnxruntime 1.20+ has none for Intel macOS: there they are left out and the engine runs the
+# networks with torch (inference/runtime.py falls back when onnxruntime is missing).
+ONNX: dict[str, str] = {"onnxruntime": ">=1.20,<2", "onnx": ">=1.17,<2"}
+INTEL_MAC = sys.platform == "darwin" and platform.machine() == "x86_64"
+SEGMENT: dict[str, str] = {**QUANTIFY, "monai": ">=1.6,<1.7", "einops": ">=0.7,<1", **({} if INTEL_MAC else ONNX)}
 COHORT: dict[str, str] = {**QUANTIFY, "lifelines": ">=0.30,<0.31"}
 # Engine command line only (``musclequant cohort deepsurv``), never a module plan: scikit-survival needs
 # ecos, which has no wheel for Python 3.12 on Apple-silicon macOS.
