@@ -34,6 +34,8 @@ MEASUREMENTS_JSON = "measurements.json"
 MEASUREMENTS_CSV = "measurements.csv"
 PROVENANCE_FILE = "provenance.json"
 VERSION_PATTERN = re.compile(r"^v(\d{3,})$")
+STAGING_PREFIX = ".approval-"
+STALE_STAGING_SECONDS = 3600.0  # an approval stages in seconds; an hour-old folder is a killed one's
 REQUIRED_PROVENANCE = ("case_id", "version", "approved_by", "approved_at", "model", "dice_ai_vs_approved",
                        "input", "software", "files")
 
@@ -87,6 +89,44 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "", platform.node())[:32] or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    """POSIX only: signal 0 probes without touching the process (on Windows ``os.kill`` would end it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists but belongs to someone else
+    return True
+
+
+def _sweep_stale_staging(case_dir: Path, now: float | None = None) -> list[Path]:
+    """Remove staging folders that approvals killed mid-write left behind (never a version folder).
+
+    A folder is stale when its process, on this host, is gone (POSIX), or when it is older than
+    ``STALE_STAGING_SECONDS`` (any platform, any host: e.g. a store on a shared drive)."""
+    removed: list[Path] = []
+    now = datetime.now(UTC).timestamp() if now is None else now
+    for folder in case_dir.glob(f"{STAGING_PREFIX}*"):
+        if not folder.is_dir() or VERSION_PATTERN.match(folder.name):
+            continue
+        parts = folder.name[len(STAGING_PREFIX):].split("-")
+        try:
+            age = now - folder.stat().st_mtime
+        except OSError:
+            continue
+        dead = (os.name == "posix" and len(parts) >= 3 and parts[0] == _host() and parts[1].isdigit()
+                and int(parts[1]) != os.getpid() and not _pid_alive(int(parts[1])))
+        if dead or age > STALE_STAGING_SECONDS:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 @dataclass
 class Approval:
     """Everything an approval stores; ``write_segmentation(path)`` writes the ``.seg.nrrd``."""
@@ -138,7 +178,8 @@ class CaseStore:
             raise InputError("an approval needs the approver's name", field="approver")
         case_dir = self.case_dir(case_id)
         case_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".approval-", dir=case_dir))
+        _sweep_stale_staging(case_dir)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{_host()}-{os.getpid()}-", dir=case_dir))
         try:
             approval.write_segmentation(staging / SEGMENTATION_FILE)
             if not (staging / SEGMENTATION_FILE).is_file():
