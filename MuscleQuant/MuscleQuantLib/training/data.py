@@ -32,6 +32,9 @@ class TrainingCase:
     labels_path: Path
     metadata: dict[str, Any] | None = None
     problem: str | None = None  # known before loading why the case cannot be used (listed as left out)
+    # Randomised synthetic images (SynthSeg-style: a random value per tissue, air included) are not in HU by
+    # design, so the HU check that guards users' scans would refuse some of them; NaN/inf are never written.
+    synthetic_intensities: bool = False
 
 
 @dataclass
@@ -69,6 +72,7 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
         from ..datasetfile import inside, read_dataset, read_json_object
 
         entries = read_dataset(folder)
+        synthetic = read_json_object(dataset_file, "dataset").get("kind") == "synthetic_training"
         key = ("vertebrae" if label_source == "ladder" else "image" if label_source.startswith(LEVEL_SOURCES)
                else label_source.removeprefix("extra:"))
         missing = [e["case_id"] for e in entries if key not in e]
@@ -76,7 +80,8 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
             raise InputError(f"cases {missing[:3]} have no '{key}' label map (needed for label source "
                              f"{label_source!r})", path=dataset_file)
         return [TrainingCase(e["case_id"], folder / e["image"], inside(folder, e[key], dataset_file, key),
-                             read_json_object(folder / e["metadata"], "case metadata") if e.get("metadata") else None)
+                             read_json_object(folder / e["metadata"], "case metadata") if e.get("metadata") else None,
+                             synthetic_intensities=synthetic)
                 for e in entries]
     cases = []
     for image_path in sorted(folder.iterdir()):
@@ -105,7 +110,8 @@ def discover_cases(folder: str | Path, label_source: str = "labels") -> list[Tra
 
 def load_pair(case: TrainingCase, preset: Preset) -> tuple[sitk.Image, sitk.Image]:
     """Image and training-class label map, refusing labels on another grid or with unknown values."""
-    image = read_image(case.image_path, allow_single_slice=True, modality=preset.modality)  # NaN/non-HU refused
+    image = read_image(case.image_path, allow_single_slice=True,  # NaN/non-HU refused, except synthetic data
+                       modality=None if case.synthetic_intensities else preset.modality)
     if preset.label_source == "ladder":
         vertebrae = read_image(case.labels_path, allow_single_slice=True)
         require_same_grid(image, vertebrae, case.labels_path)
