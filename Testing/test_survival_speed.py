@@ -7,6 +7,7 @@ import json
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -99,3 +100,105 @@ def test_building_the_cohort_arguments_imports_no_handler_or_analysis_module():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert not {"pandas", "lifelines", "matplotlib", "torch", "MuscleQuantSurvivalLib.cohort_commands"} & loaded
+
+
+def _small_cohort(n: int = 300, seed: int = 5):
+    from MuscleQuantSurvivalLib.tables import build_cohort, frame_as_text
+
+    clinical, measurements = simulate_cohort_table(n, seed=seed, truth=CohortTruth())
+    return build_cohort(frame_as_text(clinical), "clinical.csv", frame_as_text(measurements), "measurements.csv")
+
+
+def test_univariate_screen_skips_the_unread_diagnostics_with_the_same_table():
+    """The screen shows HR, CI and p: its fits skip the PH test and the fitted C-index, and its table is the
+    one the fully diagnosed fits give."""
+    from MuscleQuantSurvivalLib import cox
+    from MuscleQuantSurvivalLib.analyses import CoxSpec, cox_analysis, univariate_screen
+    from MuscleQuantSurvivalLib.groupings import GroupingSpec
+
+    cohort = _small_cohort()
+    spec = CoxSpec("OS", ("smi_cm2_m2", "age", "sex"), GroupingSpec("median", "smi_cm2_m2"), per_sd=("smi_cm2_m2",))
+    cox._FIT_CACHE.clear()
+    table, results = univariate_screen(cohort, spec)
+    assert all(r.ph_test.empty and np.isnan(r.concordance) and r.ph_violations == [] for r in results)
+    parts = [CoxSpec("OS", (), spec.grouping), CoxSpec("OS", ("smi_cm2_m2",), per_sd=("smi_cm2_m2",)),
+             CoxSpec("OS", ("age",)), CoxSpec("OS", ("sex",))]
+    full = [cox_analysis(cohort, part, n_bootstrap=0) for part in parts]
+    assert all(not r.ph_test.empty and np.isfinite(r.concordance) for r in full)
+    expected = pd.concat([r.table[["label", "hr", "hr_ci_low", "hr_ci_high", "p"]] for r in full], ignore_index=True)
+    pd.testing.assert_frame_equal(table[["term", "hr", "hr_ci_low", "hr_ci_high", "p"]].rename(columns={"term": "label"}),
+                                  expected, check_exact=True)
+
+
+def test_definitions_table_never_computes_the_fitted_c_index(monkeypatch):
+    from MuscleQuantSurvivalLib import cox
+    from MuscleQuantSurvivalLib.definitions_table import definitions_table
+
+    cohort = _small_cohort()
+    cox._FIT_CACHE.clear()
+    expected = definitions_table(cohort, ["prado_smi", "martin_smi"])
+    cox._FIT_CACHE.clear()
+
+    def refuse(_fitter):  # noqa: ANN001, ANN202
+        raise AssertionError("the definitions table computed a C-index it never shows")
+
+    monkeypatch.setattr(cox, "fitted_concordance", refuse)
+    table = definitions_table(cohort, ["prado_smi", "martin_smi"])
+    pd.testing.assert_frame_equal(table, expected, check_exact=True)
+    assert table["hr"].notna().all()
+
+
+def test_forest_columns_draw_the_same_figure_and_unpickle_without_pandas(tmp_path):
+    from MuscleQuantSurvivalLib import figures
+    from MuscleQuantSurvivalLib.formatting import forest_columns
+
+    table = pd.DataFrame({"term": ["x", "y", "z"], "label": ["a", "b", "c"], "coef": [0.1, 0.2, 0.3],
+                          "hr": [0.5, 2.0, np.inf], "hr_ci_low": [0.3, 1.2, 1.0], "hr_ci_high": [0.8, 3.1, np.inf],
+                          "p": [0.01, 0.2, np.nan]})
+    png = {}
+    for name, data in (("frame", table), ("columns", forest_columns(table))):
+        figures.save_figure(figures.forest_figure(data, "forest"), tmp_path / name, ("png",))
+        png[name] = (tmp_path / f"{name}.png").read_bytes()
+    assert png["frame"] == png["columns"]
+    (tmp_path / "columns.pickle").write_bytes(pickle.dumps(forest_columns(table)))
+    code = (f"import pickle, sys\ncolumns = pickle.loads(open(r'{tmp_path / 'columns.pickle'}', 'rb').read())\n"
+            "assert list(columns['label']) == ['a', 'b', 'c']\nprint('pandas' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def _wait_for(path: str) -> None:
+    """A worker task that holds the worker until ``path`` exists."""
+    import time
+    from pathlib import Path
+
+    while not Path(path).exists():
+        time.sleep(0.01)
+
+
+def test_the_main_process_writes_the_figures_the_worker_has_not_started(tmp_path):
+    """close() shares the queue: queued figures the worker has not taken are written in-process, last first,
+    with the same bytes. The worker is held by a task, so it holds at most that task and the next figure."""
+    from MuscleQuantSurvivalLib import figures
+    from MuscleQuantSurvivalLib.figure_writer import FigureWriter
+
+    tables = [pd.DataFrame({"label": ["a", "b"], "hr": [0.5 + k, 2.0], "hr_ci_low": [0.3, 1.2],
+                            "hr_ci_high": [0.8 + k, 3.1], "p": [0.01, 0.2]}) for k in range(6)]
+    made = {}
+    for name, parallel in (("serial", False), ("worker", True)):
+        (tmp_path / name).mkdir()
+        with FigureWriter(parallel) as writer:
+            if parallel:
+                writer._pool.submit(_wait_for, str(tmp_path / "gate"))
+            stems = [str(tmp_path / name / f"f{k}") for k in range(6)]
+            for stem, table in zip(stems, tables, strict=True):
+                writer.save(figures.forest_figure(table, stem[-2:]), Path(stem))
+            if parallel:
+                writer._share_the_queue()
+                assert writer.written_here == stems[::-1][:len(writer.written_here)]  # last submitted first
+                assert len(writer.written_here) >= 5
+                (tmp_path / "gate").touch()
+            writer.close()
+            made[name] = [writer.png(Path(stem)) for stem in stems]
+        assert [(Path(f"{stem}.png")).read_bytes() for stem in stems] == made[name]
+    assert made["serial"] == made["worker"]

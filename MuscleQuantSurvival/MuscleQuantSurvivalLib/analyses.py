@@ -74,8 +74,10 @@ def _merge_exclusions(cohort: Cohort, base: Exclusions, data: pd.DataFrame, grou
 
 
 def cox_analysis(cohort: Cohort, spec: CoxSpec, exclude_invalid: bool = False, n_bootstrap: int = 200,
-                 seed: int = 0) -> CoxResult:
-    """Fit the model described by ``spec`` on the usable rows; scaling and group indicators are applied here."""
+                 seed: int = 0, ph_test: bool = True, concordance: bool = True) -> CoxResult:
+    """Fit the model described by ``spec`` on the usable rows; scaling and group indicators are applied here.
+
+    ``ph_test``/``concordance``: see :func:`fit_cox` (False for callers that never read them)."""
     endpoint = find_endpoint(cohort, spec.endpoint)
     covariates = _model_columns(cohort, spec.covariates)
     formula_columns = []
@@ -127,7 +129,8 @@ def cox_analysis(cohort: Cohort, spec: CoxSpec, exclude_invalid: bool = False, n
     title = spec.title or _default_title(endpoint, spec, covariates)
     result = fit_cox(data, endpoint.time, endpoint.event, [] if spec.formula else model_columns,
                      formula=spec.formula, strata=list(spec.strata), labels=labels, title=title,
-                     penalizer=spec.penalizer, n_bootstrap=n_bootstrap, seed=seed)
+                     penalizer=spec.penalizer, n_bootstrap=n_bootstrap, seed=seed, ph_test=ph_test,
+                     concordance=concordance)
     for term, column, sd in derived:  # the same model reported per SD: an exact rescaling of beta
         row = result.table.loc[result.table["term"] == term].iloc[0].copy()
         z = 1.959963984540054
@@ -156,7 +159,10 @@ def _default_title(endpoint: Endpoint, spec: CoxSpec, covariates: list[str]) -> 
 
 def univariate_screen(cohort: Cohort, spec: CoxSpec, exclude_invalid: bool = False, n_bootstrap: int = 0,
                       seed: int = 0) -> tuple[pd.DataFrame, list[CoxResult]]:
-    """Each covariate (and the grouping) alone, as the papers do before the multivariable model."""
+    """Each covariate (and the grouping) alone, as the papers do before the multivariable model.
+
+    The screen reports HR, CI and p only, so its fits skip the PH test and the fitted C-index (the results
+    carry an empty ``ph_test`` and a NaN ``concordance``); ``n_bootstrap`` > 0 still gives a C-index CI."""
     parts: list[CoxSpec] = []
     if spec.grouping is not None:
         parts.append(CoxSpec(spec.endpoint, (), spec.grouping, strata=spec.strata, penalizer=spec.penalizer))
@@ -165,7 +171,8 @@ def univariate_screen(cohort: Cohort, spec: CoxSpec, exclude_invalid: bool = Fal
                              per_sd=tuple(c for c in spec.per_sd if c == covariate),
                              per_unit={k: v for k, v in spec.per_unit.items() if k == covariate},
                              strata=spec.strata, penalizer=spec.penalizer))
-    results = [cox_analysis(cohort, part, exclude_invalid, n_bootstrap, seed) for part in parts]
+    results = [cox_analysis(cohort, part, exclude_invalid, n_bootstrap, seed, ph_test=False, concordance=False)
+               for part in parts]
     rows = []
     for result in results:
         for _, row in result.table.iterrows():

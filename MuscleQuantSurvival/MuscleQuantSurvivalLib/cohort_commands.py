@@ -193,6 +193,7 @@ def _cox_models(args: argparse.Namespace, progress: Progress, cohort: Cohort, co
     import pandas as pd
 
     from .analyses import CoxSpec, cox_analysis, univariate_screen
+    from .formatting import forest_columns
 
     per_unit = {}
     for item in _csv_list(args.per_unit):
@@ -224,7 +225,8 @@ def _cox_models(args: argparse.Namespace, progress: Progress, cohort: Cohort, co
             _print(progress, f"univariate models:\n{table.to_string(index=False)}")
             _write_csv(args.out, f"{stem}_univariate", table, written)
         if args.out is not None:
-            written += [str(p) for p in writer.build("forest_figure", (result.table, result.title),
+            # plain numpy columns: the worker unpickles them without importing pandas
+            written += [str(p) for p in writer.build("forest_figure", (forest_columns(result.table), result.title),
                                                      args.out / f"forest_{endpoint.name.lower()}")]
         results.append({"endpoint": endpoint.name, "coefficients": result.params(), "n": result.n,
                         "events": result.events, "ph_violations": result.ph_violations, "messages": result.messages})
@@ -281,20 +283,31 @@ def _stats(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
 
 
 def _report(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
-    from .config import RunConfig, default_config
-    from .report import build_report
+    from .figure_writer import FigureWriter
+
+    if args.config:
+        return _report_analyses(args, progress, None, None)
+    if args.clinical is None:
+        raise InputError("give the clinical table, or --config run.json from an earlier report")
     from .tables import load_cohort
 
-    cohort = None
+    cohort = load_cohort(args.clinical, args.measurements, _columns(args), args.sheet)
+    # A large cohort's figure worker starts now, while lifelines, scipy and matplotlib are imported here.
+    with FigureWriter(_parallel_figures(cohort, args.out), start_now=True) as writer:
+        return _report_analyses(args, progress, cohort, writer)
+
+
+def _report_analyses(args: argparse.Namespace, progress: Progress, cohort: Cohort | None,
+                     writer: FigureWriter | None) -> dict[str, Any]:
+    from .config import RunConfig, default_config
+    from .report import build_report
+
     notes: list[str] = []
     if args.config:
         config = RunConfig.load(args.config)
         notes = config.check_inputs(args.allow_changed_inputs)
     else:
-        if args.clinical is None:
-            raise InputError("give the clinical table, or --config run.json from an earlier report")
         columns = _columns(args)
-        cohort = load_cohort(args.clinical, args.measurements, columns, args.sheet)
         measure = args.measure or default_measure(cohort)
         endpoint_columns = {"endpoints": [vars(e) for e in columns.endpoints]} if columns.endpoints else {}
         config = default_config(str(args.clinical.resolve()), str(args.measurements.resolve()) if args.measurements else None,
@@ -308,7 +321,7 @@ def _report(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             config.agreement = [dict(zip(("automated", "manual"), a.split(":", 1), strict=True)) for a in args.agreement]
     for note in notes:
         _note(progress, note)
-    result = build_report(config, args.out, progress, cohort, notes, parallel_figures=None)
+    result = build_report(config, args.out, progress, cohort, notes, parallel_figures=None, writer=writer)
     for failure in result["failed_analyses"]:
         print(f"musclequant cohort report: not done: {failure}", file=sys.stderr)
     _print(progress, f"report: {result['report']}\nconfiguration: {result['config']}")

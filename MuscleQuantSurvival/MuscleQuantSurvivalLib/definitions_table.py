@@ -57,7 +57,9 @@ def _row(definition_key: str, endpoint: Endpoint, cohort: Cohort, adjust: Sequen
         return row
     try:
         row["logrank_p"] = logrank_p(cohort, endpoint, groups, exclude_invalid)
-        result = cox_analysis(cohort, CoxSpec(endpoint.name, tuple(adjust), spec), exclude_invalid, n_bootstrap=0)
+        # the row shows HR, CI, p and the model's messages (PH note included), never the fitted C-index
+        result = cox_analysis(cohort, CoxSpec(endpoint.name, tuple(adjust), spec), exclude_invalid, n_bootstrap=0,
+                              concordance=False)
     except InputError as exc:
         row["note"] = (row["note"] + "; " if row["note"] else "") + str(exc)
         return row

@@ -11,6 +11,11 @@ disk) is raised when the writer is closed, inside the command's staged output fo
 ``figures.<name>(*args)``, so the main process never imports matplotlib (``cohort cox``: its forest
 plots and matplotlib's import then overlap the model fits). ``start_now`` starts the worker at once so
 its own start-up overlaps the main process's imports.
+
+``close()`` lets the main process help once its analyses are done: it takes the figures the worker has
+not started yet, last submitted first, and writes them itself (only those it built itself, so a command
+that never imported matplotlib still does not). On two cores the worker no longer finishes alone a
+queue that the main process could share (a 10,000-patient report: 10 figures, about 5 s of rendering).
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ class FigureWriter:
     def __init__(self, parallel: bool = False, start_now: bool = False):
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict[str, Future] = {}
+        self._queued: dict[str, Figure] = {}  # figures handed to the worker that the main process could still write
+        self.written_here: list[str] = []  # stems of queued figures this process wrote itself (see close)
         if parallel:
             try:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
@@ -82,6 +89,7 @@ class FigureWriter:
                 payload = None
         if payload is not None and self._pool is not None:
             future = self._pool.submit(_save_pickled, payload, str(stem))
+            self._queued[str(stem)] = figure
         else:
             from .figure_files import save_figure
 
@@ -102,12 +110,29 @@ class FigureWriter:
         """The PNG bytes of a saved figure (waits for the worker)."""
         return self._futures[str(stem)].result()
 
+    def _share_the_queue(self) -> None:
+        """Write the queued figures the worker has not started, last first, in this process."""
+        for stem in reversed(list(self._queued)):
+            figure = self._queued.pop(stem)
+            if self._futures[stem].cancel():  # False once the worker has taken it (or is about to)
+                from .figure_files import save_figure
+
+                done: Future = Future()
+                self._futures[stem] = done
+                done.set_result(save_figure(figure, Path(stem))[0].read_bytes())
+                self.written_here.append(stem)
+            else:  # the worker has this one, hence every earlier one too
+                break
+
     def close(self) -> None:
-        """Wait for every figure; the first error (e.g. a full disk in the worker) is raised."""
+        """Help with the queue, then wait for every figure; the first error (e.g. a full disk in the worker)
+        is raised."""
         try:
+            self._share_the_queue()
             for future in self._futures.values():
                 future.result()
         finally:
+            self._queued.clear()
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None

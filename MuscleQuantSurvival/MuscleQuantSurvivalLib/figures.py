@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from .figure_files import DPI, FORMATS, save_figure
-from .formatting import format_p
+from .formatting import FOREST_COLUMNS, format_p
 
 if TYPE_CHECKING:  # a figure worker unpickles plots that reference this module: numpy and matplotlib only
     import pandas as pd
@@ -85,20 +85,22 @@ def km_figure(result: KMResult) -> Figure:
     return figure
 
 
-def forest_figure(table: pd.DataFrame, title: str) -> Figure:
-    """Forest plot: HR with 95 % CI per row (columns label, hr, hr_ci_low, hr_ci_high, p), log scale."""
-    rows = table.reset_index(drop=True)
-    n = len(rows)
+def forest_figure(table: pd.DataFrame | dict[str, np.ndarray], title: str) -> Figure:
+    """Forest plot: HR with 95 % CI per row (columns label, hr, hr_ci_low, hr_ci_high, p), log scale.
+
+    ``table``: a DataFrame or :func:`.formatting.forest_columns` of one (the same figure either way)."""
+    label = [str(v) for v in np.asarray(table["label"], dtype=object)]
+    hr, low_ci, high_ci, p = (np.asarray(table[c], dtype=float) for c in FOREST_COLUMNS[1:])
+    n = len(label)
     figure = Figure(figsize=(8.0, 1.3 + 0.42 * n))
     ax = figure.add_axes((0.36, 0.18 if n > 2 else 0.3, 0.36, 0.7 if n > 2 else 0.55))
     y = np.arange(n)[::-1]
-    finite = rows[["hr", "hr_ci_low", "hr_ci_high"]].replace([np.inf, -np.inf], np.nan)
-    ax.errorbar(finite["hr"], y, xerr=[finite["hr"] - finite["hr_ci_low"], finite["hr_ci_high"] - finite["hr"]],
-                fmt="s", color="#1f3b73", ecolor="#1f3b73", capsize=3, ms=5)
+    f_hr, f_low, f_high = (np.where(np.isinf(v), np.nan, v) for v in (hr, low_ci, high_ci))
+    ax.errorbar(f_hr, y, xerr=[f_hr - f_low, f_high - f_hr], fmt="s", color="#1f3b73", ecolor="#1f3b73", capsize=3, ms=5)
     ax.axvline(1.0, color="0.4", ls="--", lw=0.8)
     ax.set_xscale("log")
-    low = np.nanmin(finite["hr_ci_low"].to_numpy(dtype=float)) if n else 0.5
-    high = np.nanmax(finite["hr_ci_high"].to_numpy(dtype=float)) if n else 2.0
+    low = np.nanmin(f_low) if n else 0.5
+    high = np.nanmax(f_high) if n else 2.0
     ax.set_xlim(min(low, 0.9) / 1.3, max(high, 1.1) * 1.3)
     ax.set_ylim(-0.7, n + 0.1)
     nice = [0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20]
@@ -107,11 +109,11 @@ def forest_figure(table: pd.DataFrame, title: str) -> Figure:
     ax.xaxis.set_major_formatter(FuncFormatter(plain_number))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y)
-    ax.set_yticklabels([str(v) for v in rows["label"]], fontsize=8)
+    ax.set_yticklabels(label, fontsize=8)
     ax.set_xlabel("Hazard ratio (95 % CI, log scale)")
     figure.suptitle(title, fontsize=10, x=0.02, ha="left")
-    for yy, (_, row) in zip(y, rows.iterrows(), strict=True):
-        text = f"{row['hr']:.2f} ({row['hr_ci_low']:.2f}–{row['hr_ci_high']:.2f})   p {format_p(row['p'])}"
+    for yy, row in zip(y, range(n), strict=True):
+        text = f"{hr[row]:.2f} ({low_ci[row]:.2f}–{high_ci[row]:.2f})   p {format_p(p[row])}"
         ax.annotate(text, xy=(1.03, yy), xycoords=("axes fraction", "data"), va="center", fontsize=8)
     ax.annotate("HR (95 % CI)   p", xy=(1.03, n - 0.45), xycoords=("axes fraction", "data"), fontsize=8,
                 weight="bold", va="bottom")

@@ -6,8 +6,14 @@ annotations were formatted here) imports matplotlib and numpy only.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+FOREST_COLUMNS = ("label", "hr", "hr_ci_low", "hr_ci_high", "p")  # what a forest plot reads
 FORMATS = ("png", "svg", "pdf")  # every figure is written in these (figure_files); here so paths need no matplotlib
 
 
@@ -16,3 +22,8 @@ def format_p(p: float | None) -> str:
     if p is None or not np.isfinite(p):
         return "n/a"
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def forest_columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns a forest plot reads, as numpy arrays: a figure worker unpickles them without pandas."""
+    return {c: table[c].to_numpy() for c in FOREST_COLUMNS}

@@ -75,7 +75,8 @@ def _p(text: str, css: str = "") -> str:
 class ReportBuilder:
     """Runs the configured analyses and writes tables, figures and the HTML file."""
 
-    def __init__(self, config: RunConfig, out: Path, progress: Progress = NULL_PROGRESS, parallel_figures: bool = False):
+    def __init__(self, config: RunConfig, out: Path, progress: Progress = NULL_PROGRESS, parallel_figures: bool = False,
+                 writer: FigureWriter | None = None):
         self.config, self.out, self.progress = config, Path(out), progress
         self.sections: list[Section] = []
         self.exclusion_rows: list[dict[str, str]] = []
@@ -83,7 +84,8 @@ class ReportBuilder:
         self.tables_written: list[Path] = []
         self.failures: list[str] = []
         self.notes: list[str] = []
-        self.writer = FigureWriter(parallel_figures)
+        # started now: the worker's start-up overlaps the first analyses instead of the first figure's wait
+        self.writer = writer if writer is not None else FigureWriter(parallel_figures, start_now=True)
 
     def __enter__(self) -> ReportBuilder:
         return self
@@ -287,7 +289,7 @@ class ReportBuilder:
 
 def build_report(config: RunConfig, out: str | Path, progress: Progress = NULL_PROGRESS,
                  cohort: Cohort | None = None, notes: list[str] | None = None,
-                 parallel_figures: bool | None = False) -> dict[str, Any]:
+                 parallel_figures: bool | None = False, writer: FigureWriter | None = None) -> dict[str, Any]:
     """Run every configured analysis and write report.html, tables/, figures/ and run.json under ``out``.
 
     ``cohort``: the tables the configuration names, already loaded with its columns (the command line
@@ -295,7 +297,9 @@ def build_report(config: RunConfig, out: str | Path, progress: Progress = NULL_P
     ``notes``: what the reader must know about the run (e.g. inputs changed since run.json), shown on top.
     Everything is written to a staging folder and moved into ``out`` only when complete; run.json records
     the SHA-256 of every input table so ``--config`` can tell when the tables changed.
-    ``parallel_figures``: write figure files in a worker process (None: when the cohort is large)."""
+    ``parallel_figures``: write figure files in a worker process (None: when the cohort is large).
+    ``writer``: a figure writer the caller started earlier (its worker starting while this module imported);
+    it replaces ``parallel_figures`` and is closed here."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder", path=out)
@@ -306,7 +310,7 @@ def build_report(config: RunConfig, out: str | Path, progress: Progress = NULL_P
     cohort.require_valid(config.exclude_invalid)
     if parallel_figures is None:
         parallel_figures = len(cohort.data) >= PARALLEL_FIGURES_FROM
-    with staged_folder(out) as staging, ReportBuilder(config, staging, progress, parallel_figures) as builder:
+    with staged_folder(out) as staging, ReportBuilder(config, staging, progress, parallel_figures, writer) as builder:
         builder.notes = list(notes or [])
         steps = [("data summary", builder.data_summary), ("Kaplan–Meier", builder.km_sections),
                  ("Cox models", builder.cox_sections), ("definitions", builder.definitions_section),
