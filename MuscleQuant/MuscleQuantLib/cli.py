@@ -120,6 +120,19 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+_PARSERS: dict[str, argparse.ArgumentParser] = {}
+
+
+def _parser_for(selected: str) -> argparse.ArgumentParser:
+    """:func:`main`'s parser for one command (``""``: none), built once per process: a batch script calling
+    ``main`` per case rebuilt the subparsers and re-imported the command table every call. Command arguments
+    have no defaults that change while a process runs (presets and formats are fixed), so reuse is safe."""
+    parser = _PARSERS.get(selected)
+    if parser is None:
+        parser = _PARSERS[selected] = build_parser(selected)
+    return parser
+
+
 def _fail(command: Command, args: argparse.Namespace, progress: Progress, prefix: str, message: str,
           code: int) -> int:
     """One line on stderr (and the JSON error event), the traceback only with --debug."""
@@ -134,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input/usage, 1 internal error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = next((a for a in argv if a in COMMANDS), None)
-    parser = build_parser(selected if selected is not None else "")
+    parser = _parser_for(selected if selected is not None else "")
     args = parser.parse_args(argv)
     command: Command | None = getattr(args, "_command", None)
     if command is None:

@@ -6,8 +6,10 @@ For each preset's held-out phantom, plus clinical-resolution volumes (the thigh 
 0.98×0.98×1.5 mm, about 58 Mvoxel; L3 to 0.75×0.75×1.5 mm, about 40 Mvoxel), it prints:
 - cold: wall seconds and peak RSS of a fresh ``musclequant segment`` process (interpreter start included);
 - warm (a batch: one process, each command repeated, the best repeat after the first): segment (2D presets
-  run their level finder inside it), find-level alone, quantify, and the whole case = segment + quantify;
-  peak RSS of that process;
+  run their level finder inside it), find-level alone, quantify, and the whole case = segment + quantify
+  (two commands, each reading the image); "batch case" = the batch path's whole case in that process
+  (``batch.case.run_case_task``: read once → find level → segment → plausibility → quantify → case folder;
+  the old code has no batch module); peak RSS of that process;
 for the code at ``--base-ref`` (a git worktree, default 4c31cdd, the issue's start) and the working tree,
 then the ratio base/now, and whether both wrote the same label map (argmax equality). Both versions run
 the same models and images in one run, so the ratio holds on a busy machine where absolute seconds do not.
@@ -231,8 +233,45 @@ def worker(spec_json: str) -> None:
             started = time.perf_counter()
             codes[name] = main(["--progress", "none", *argv])
             times[name].append(time.perf_counter() - started)
+    batch = batch_case_times(case, out / "batch", repeat)
+    if batch is not None:
+        times["batch case"] = batch
     print("RESULT " + json.dumps({"times": times, "codes": codes,
                                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def batch_case_times(case: dict, out: Path, repeat: int) -> list[float] | None:
+    """Seconds of the batch path's whole case (``batch.case.run_case_task``: read → find level → segment →
+    plausibility → quantify → case folder, the image read once), ``repeat`` times with the models loaded
+    on the first; None where the measured version has no batch module (the issue's start)."""
+    try:
+        from MuscleQuantLib.batch.case import CaseTask, run_case_task
+        from MuscleQuantLib.batch.discover import Case, scan_folder_file
+        from MuscleQuantLib.batch.select import select_series
+        from MuscleQuantLib.batch.settings import BatchSettings
+        from MuscleQuantLib.presets import get_preset
+    except ImportError:
+        return None
+    finder = bool(case.get("finder_ok"))
+    settings = BatchSettings(preset=case["preset"], out=out, model=Path(case["model"]),
+                             level_model=Path(case["level_model"]) if finder else None)
+    image = Path(case["image"])
+    stem = image.name.replace(".nii.gz", "")
+    series, _ = scan_folder_file(image)
+    one = Case(case_id=stem, patient_id=stem, study_uid=str(image), series=series,
+               slice_index=None if finder else case["slice"])
+    choices = select_series(one, get_preset(case["preset"]).modality, settings.selection)
+    task = CaseTask(one, choices, settings, {"input_sha256": "bench", "models_sha256": "bench",
+                                             "settings_sha256": "bench"})
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        state = run_case_task(task)
+        seconds.append(time.perf_counter() - started)
+        if state["status"] != "done":
+            print(f"batch case {stem}: {state['status']} ({state['reason']})", file=sys.stderr)
+            return None
+    return seconds
 
 
 def measure(label: str, tree: Path | None, case: dict, repeat: int, work: Path, warm_too: bool = True
@@ -323,7 +362,7 @@ def main() -> None:
         how = "level finder" if cases[name].get("finder_ok") else f"--slice {cases[name]['slice']}"
         print(f"#   {name}: {cases[name]['image']} ({how if cases[name]['slice'] is not None else '3D'})")
     header = (f"{'case':15s} {'version':7s} {'cold seg s':>10s} {'cold MB':>8s} {'warm seg':>9s} {'(finder)':>9s} "
-              f"{'quantify':>9s} {'warm case':>9s} {'warm MB':>8s}")
+              f"{'quantify':>9s} {'warm case':>9s} {'batch case':>10s} {'warm MB':>8s}")
     print(header)
     rows: dict[str, dict[str, dict]] = {}
     for name in names:
@@ -335,6 +374,7 @@ def main() -> None:
             w = r["warm"]
             print(f"{name:15s} {label:7s} {r['cold_segment_s']:10.2f} {r['cold_rss_mb']:8.0f} {w['segment']:9.2f} "
                   f"{w.get('find-level', float('nan')):9.2f} {w['quantify']:9.2f} {r['warm_case_s']:9.2f} "
+                  f"{w.get('batch case', float('nan')):10.2f} "
                   f"{r['warm_rss_mb']:8.0f}{'' if r['cold_ok'] and not any(r['codes'].values()) else '  (exit ' + json.dumps(r['codes']) + ')'}",
                   flush=True)
         if "base" in rows[name]:

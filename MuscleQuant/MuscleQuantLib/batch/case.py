@@ -145,7 +145,7 @@ def _patient(case: Case):
 def _segment_and_quantify(task: CaseTask, temp: Path, models: Any, info: Any, volume: Any, slice_index: int | None,
                           chosen_by: str, level_info: dict[str, Any] | None, series_rows: list[dict[str, Any]]
                           ) -> dict[str, Any]:
-    from ..fileio import write_json
+    from ..fileio import synced_together, write_json
     from ..imageio import write_labelmap
     from ..quantify.engine import QuantifyOptions, quantify_images
     from ..quantify.qa import write_qa_png
@@ -165,17 +165,18 @@ def _segment_and_quantify(task: CaseTask, temp: Path, models: Any, info: Any, vo
     options = QuantifyOptions(preset=card["preset"], slice_index=slice_index, patient_id=case.patient_id,
                               model={"id": card["model_id"], "sha256": card["card_sha256"]},
                               model_notice=summary.get("notice"),  # a starter model's draft notice, in every row
-                              label_names={e["value"]: e["name"] for e in summary["labels"]})
+                              label_names={e["value"]: e["name"] for e in summary["labels"]},
+                              plausibility=block)  # checked once: the JSON and the table row carry the same block
     result = quantify_images(image, labels, options, _patient(case))
-    result.record["plausibility"] = block
     outputs = {"labels": "labels.nii.gz", "segmentation": "segmentation.json", "measurements": "measurements.json",
                "thumbnail": "thumbnail.png", **({"qa": "qa.png"} if settings.qa_png else {})}
-    write_labelmap(labels, image, temp / outputs["labels"])
-    write_json(temp / outputs["segmentation"], summary)
-    write_case_json(temp / outputs["measurements"], result.record, result.row)
-    if settings.qa_png:
-        write_qa_png(result, temp / outputs["qa"])
-    write_thumbnail(image, labels, result.row.get("slice_index"), temp / outputs["thumbnail"])
+    with synced_together():  # the case folder counts only once committed: its files are fsynced together
+        write_labelmap(labels, image, temp / outputs["labels"])
+        write_json(temp / outputs["segmentation"], summary)
+        write_case_json(temp / outputs["measurements"], result.record, result.row)
+        if settings.qa_png:
+            write_qa_png(result, temp / outputs["qa"])
+        write_thumbnail(image, labels, result.row.get("slice_index"), temp / outputs["thumbnail"])
     notes = []
     if settings.radiomics:
         from .radiomics import CASE_FILE, case_radiomics

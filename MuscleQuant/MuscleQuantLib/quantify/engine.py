@@ -58,6 +58,9 @@ class QuantifyOptions:
     label_map_from: str | None = None  # built-in mapping name or mapping JSON for another tool's label map
     missing_muscles: tuple[str, ...] = ()  # preset muscles the (mapped) label map lacks: no total-based index
     model_notice: str | None = None  # e.g. the starter-model notice from the segmentation summary
+    # the plausibility block its caller already computed for these labels (batch: with the finder's confidence),
+    # used as it is instead of checking the same label map again
+    plausibility: dict[str, Any] | None = None
 
 
 @dataclass
@@ -375,9 +378,12 @@ def _add_plausibility(image, labels_image, preset, options, k, infos, modality, 
     (an absent one is flagged), else the labels present."""
     from ..plausibility import row_columns, run_checks  # imported here: plausibility uses .labels
 
-    declared = dict(options.label_names) if options.label_names else {i.label_id: i.name for i in infos}
-    block = run_checks(image, labels_image, preset, options.metadata, slice_index=k, label_names=declared,
-                       modality=modality).block()
+    if options.plausibility is not None:
+        block = options.plausibility
+    else:
+        declared = dict(options.label_names) if options.label_names else {i.label_id: i.name for i in infos}
+        block = run_checks(image, labels_image, preset, options.metadata, slice_index=k, label_names=declared,
+                           modality=modality).block()
     record["plausibility"] = block
     row.update(row_columns(block))
     if block["flags"]:

@@ -8,21 +8,21 @@ known), the legend gives each label's CSA, and the title gives patient, slice in
 
 from __future__ import annotations
 
-import io
+import functools
+import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from ..fileio import atomic_path  # noqa: E402
-from .engine import CaseResult  # noqa: E402
+from ..fileio import atomic_path
+from .engine import CaseResult
 
 CT_WINDOW = (40.0, 400.0)  # level, width: soft tissue
+# matplotlib's tab10 colours, the colours labels without a stored (Slicer) colour always had
+TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
 def display_transform(direction: list[float], spacing: tuple[float, float]) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
@@ -48,7 +48,8 @@ def display_transform(direction: list[float], spacing: tuple[float, float]) -> t
 def label_color(index: int, stored: tuple[float, float, float] | None) -> tuple[float, float, float]:
     if stored is not None and stored != (0.5, 0.5, 0.5):
         return stored
-    return tuple(matplotlib.colormaps["tab10"](index % 10)[:3])  # type: ignore[return-value]
+    code = TAB10[index % 10]
+    return tuple(int(code[i:i + 2], 16) / 255.0 for i in (1, 3, 5))  # type: ignore[return-value]
 
 
 def write_qa_png(result: CaseResult, path: str | Path) -> Path:
@@ -67,54 +68,72 @@ def render_qa_png(result: CaseResult, path: str | Path) -> Path:
     """Render the QA figure into ``path`` as it is (the caller makes the write atomic).
 
     The slice and its outlines are painted into one RGB raster at display size (nearest-neighbour pixels,
-    outlines two display pixels inside each label's edge); matplotlib draws only the title, the orientation
-    letters and the legend on a transparent figure, which is laid over the raster, and the PNG is encoded once.
-    Axes, contouring, ``tight_layout`` and ``bbox_inches='tight'`` (two full draws) were most of a 2D case's
-    quantify time."""
-    from matplotlib.figure import Figure
-
+    outlines two display pixels inside each label's edge); the title, the orientation letters and the legend
+    are drawn on it with Pillow (DejaVu Sans, the font matplotlib used), and the PNG is encoded once.
+    matplotlib's text layer was half a 2D case's quantify time (and its import a third of a cold one)."""
     record = result.record
     spacing = record["slice"]["spacing_mm"]
     to_display, aspect = display_transform(record["image"]["direction"], (spacing[0], spacing[1]))
-    handles = _legend_handles(result, to_display)
+    entries = _legend_entries(result)
     rows, cols = to_display(result.slice_labels).shape
     width = QA_WIDTH_PX - 2 * MARGIN_PX
     height = width * rows * aspect / cols
     if height > width:  # a tall slice: fit the height, as the square figure did
         width, height = width * width / height, float(width)
     width, height = max(1, int(round(width))), max(1, int(round(height)))
-    legend_px = LEGEND_ROW_PX * ((len(handles) + 2) // 3) + MARGIN_PX
+    legend_px = LEGEND_ROW_PX * ((len(entries) + 2) // 3) + MARGIN_PX
     fig_w, fig_h = QA_WIDTH_PX, TITLE_PX + height + legend_px + MARGIN_PX
-    x0, y0 = (fig_w - width) // 2, legend_px + MARGIN_PX  # the raster's lower-left corner, pixels from bottom-left
-    fig = Figure(figsize=(fig_w / QA_DPI, fig_h / QA_DPI), dpi=QA_DPI, facecolor="none")
-    for x, y, letter, size, how in ((x0 + 0.01 * width, y0 + height / 2, "R", 14, {"va": "center", "weight": "bold"}),
-                                    (x0 + 0.97 * width, y0 + height / 2, "L", 14, {"va": "center", "weight": "bold"}),
-                                    (x0 + width / 2, y0 + 0.97 * height, "A", 12, {"ha": "center", "va": "top"})):
-        fig.text(x / fig_w, y / fig_h, letter, color="white", fontsize=size, **how)
+    x0, top = (fig_w - width) // 2, TITLE_PX  # the raster's upper-left corner
+    base = np.full((fig_h, fig_w, 3), 255, np.uint8)
+    base[top:top + height, x0:x0 + width] = _raster(result, to_display, rows, cols, height, width)
+    picture = Image.fromarray(base)
+    draw = ImageDraw.Draw(picture)
+    middle = top + height / 2
+    draw.text((x0 + 0.01 * width, middle), "R", fill="white", font=_font(14, bold=True), anchor="lm")
+    draw.text((x0 + 0.97 * width, middle), "L", fill="white", font=_font(14, bold=True), anchor="lm")
+    draw.text((x0 + width / 2, top + 0.03 * height), "A", fill="white", font=_font(12), anchor="mt")
     s = record["slice"]
     hu = record["hu_range"]
     hu_text = f"HU {hu['min']:g}..{hu['max']:g} ({hu['name']})" if hu else "no HU range"
-    fig.text(0.5, 1 - MARGIN_PX / fig_h, f"{record['patient_id']} — {record['preset']} — slice {s['index']} at "
-             f"{s['position_mm']:.1f} mm (S, LPS)\n{s['rule']}; total CSA {record['total_muscle_slice']['csa_cm2']:.2f} "
-             f"cm²; {hu_text}", fontsize=9, ha="center", va="top", linespacing=1.4)
-    column = (fig_w - 2 * MARGIN_PX) / 3  # the legend: three columns of a line sample and its text, no layout pass
-    for n, handle in enumerate(handles):
+    title = (f"{record['patient_id']} — {record['preset']} — slice {s['index']} at {s['position_mm']:.1f} mm (S, LPS)"
+             f"\n{s['rule']}; total CSA {record['total_muscle_slice']['csa_cm2']:.2f} cm²; {hu_text}")
+    title_font = _font(9)
+    draw.multiline_text((fig_w / 2, MARGIN_PX), title, fill="black", font=title_font, anchor="ma", align="center",
+                        spacing=round(0.4 * title_font.size))
+    column = (fig_w - 2 * MARGIN_PX) / 3  # the legend: three columns of a line sample and its text
+    legend_top = top + height + MARGIN_PX
+    for n, entry in enumerate(entries):
         x = MARGIN_PX + (n % 3) * column + 20
-        y = legend_px - (n // 3 + 0.5) * LEGEND_ROW_PX
-        fig.add_artist(Line2D([x / fig_w, (x + 22) / fig_w], [y / fig_h] * 2, color=handle.get_color(),
-                              lw=handle.get_linewidth(), ls=handle.get_linestyle()))
-        fig.text((x + 28) / fig_w, y / fig_h, handle.get_label(), fontsize=7, va="center")
-    text = io.BytesIO()
-    fig.savefig(text, format="rgba", facecolor="none")  # the text layer, straight RGBA
-    overlay = np.frombuffer(text.getvalue(), np.uint8).reshape(-1, fig_w, 4)
-    base = np.full(overlay.shape[:2] + (3,), 255, np.uint8)
-    top = overlay.shape[0] - y0 - height
-    base[top:top + height, x0:x0 + width] = _raster(result, to_display, rows, cols, height, width)
-    inked = overlay[:, :, 3] > 0  # text pixels only (a few percent): blend them, keep the rest
-    alpha = overlay[inked, 3:].astype(np.float32) / 255.0
-    base[inked] = np.round(overlay[inked, :3] * alpha + base[inked] * (1.0 - alpha)).astype(np.uint8)
-    Image.fromarray(base).save(path, format="png", compress_level=1)  # a QA picture: speed over a few kB
+        y = legend_top + (n // 3 + 0.5) * LEGEND_ROW_PX
+        colour = tuple(int(round(255 * c)) for c in entry.color)
+        line = max(1, round(entry.width_pt * QA_DPI / 72))
+        for start in range(0, 22, 8 if entry.dashed else 22):  # a dashed sample: 5-pixel dashes
+            draw.line([(x + start, y), (x + min(start + (5 if entry.dashed else 22), 22), y)], fill=colour,
+                      width=line)
+        draw.text((x + 28, y), entry.label, fill="black", font=_font(7), anchor="lm")
+    picture.save(path, format="png", compress_level=1)  # a QA picture: speed over a few kB
     return Path(path)
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    color: tuple[float, float, float]
+    label: str
+    dashed: bool = False
+    width_pt: float = 2.0
+
+
+@functools.lru_cache(maxsize=8)
+def _font(points: float, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """DejaVu Sans at ``points`` on the figure's 110 dpi, from matplotlib's font folder when it is installed
+    (found without importing matplotlib), else Pillow's own scalable font."""
+    size = points * QA_DPI / 72
+    spec = importlib.util.find_spec("matplotlib")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        font = Path(root) / "mpl-data" / "fonts" / "ttf" / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
+        if font.is_file():
+            return ImageFont.truetype(str(font), size)
+    return ImageFont.load_default(size)
 
 
 def _raster(result: CaseResult, to_display: Callable[[np.ndarray], np.ndarray], rows: int, cols: int, height: int,
@@ -160,19 +179,20 @@ def _edge(mask: np.ndarray) -> np.ndarray:
 
 
 
-def _legend_handles(result: CaseResult, to_display: Callable[[np.ndarray], np.ndarray]) -> list[Line2D]:
+def _legend_entries(result: CaseResult) -> list[LegendEntry]:
     """One entry per label (colour, CSA), each TMT disc, or the TMT values when measured on another slice."""
-    record, handles = result.record, []
+    record, entries = result.record, []
+    yellow = (1.0, 1.0, 0.0)
     for n, info in enumerate(result.labels):
         on_slice = bool(np.any(result.slice_labels == info.label_id))
         csa = record["labels"][info.name]["slice"]["csa_mm2"]
-        handles.append(Line2D([], [], color=label_color(n, result.colors.get(info.label_id)), lw=2,
-                              label=f"{info.name}: {csa / 100:.2f} cm²" + ("" if on_slice else " (not on slice)")))
+        entries.append(LegendEntry(label_color(n, result.colors.get(info.label_id)),
+                                   f"{info.name}: {csa / 100:.2f} cm²" + ("" if on_slice else " (not on slice)")))
     for side, (_, _, thickness) in result.tmt_centers.items():
-        handles.append(Line2D([], [], color="yellow", ls="--", label=f"TMT {side}: {thickness:.1f} mm"))
+        entries.append(LegendEntry(yellow, f"TMT {side}: {thickness:.1f} mm", dashed=True, width_pt=1.5))
     row = result.row
     if row.get("tmt_mm") is not None and not result.tmt_centers:
-        handles.append(Line2D([], [], color="yellow", ls="--", label=f"TMT {row['tmt_mm']:.1f} mm (L "
-                              f"{row.get('tmt_left_mm') or float('nan'):.1f}, R {row.get('tmt_right_mm') or float('nan'):.1f})"
-                              f" on slice {row['tmt_slice_index']}"))
-    return handles
+        entries.append(LegendEntry(yellow, f"TMT {row['tmt_mm']:.1f} mm (L {row.get('tmt_left_mm') or float('nan'):.1f}, "
+                                   f"R {row.get('tmt_right_mm') or float('nan'):.1f}) on slice {row['tmt_slice_index']}",
+                                   dashed=True, width_pt=1.5))
+    return entries
