@@ -16,13 +16,18 @@ its own start-up overlaps the main process's imports.
 not started yet, last submitted first, and writes them itself (only those it built itself, so a command
 that never imported matplotlib still does not). On two cores the worker no longer finishes alone a
 queue that the main process could share (a 10,000-patient report: 10 figures, about 5 s of rendering).
+So that there is something to share, the worker gets one figure at a time (a process pool hands its
+worker the next two at once, which can no longer be taken back).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import pickle
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,13 +64,29 @@ def _build_and_save(name: str, args: tuple, stem: str) -> bytes:
     return paths[0].read_bytes()
 
 
+@dataclass
+class _Job:
+    """A figure waiting for the worker: the task, and the figure itself when this process could write it."""
+
+    stem: str
+    task: Callable[..., bytes]
+    args: tuple
+    future: Future
+    figure: Figure | None = None
+
+
 class FigureWriter:
-    """``save(figure, stem)`` returns the paths at once; ``png(stem)``/``close()`` wait for the files."""
+    """``save(figure, stem)`` returns the paths at once; ``png(stem)``/``close()`` wait for the files.
+
+    Figures wait in this writer's own queue and go to the worker one at a time, when it is free (a pool's
+    queue would hand it the next ones at once, out of reach of ``close()``)."""
 
     def __init__(self, parallel: bool = False, start_now: bool = False):
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict[str, Future] = {}
-        self._queued: dict[str, Figure] = {}  # figures handed to the worker that the main process could still write
+        self._waiting: list[_Job] = []  # not yet handed to the worker
+        self._worker_busy = False
+        self._lock = threading.RLock()  # a callback can run at once, in the thread that holds it
         self.written_here: list[str] = []  # stems of queued figures this process wrote itself (see close)
         if parallel:
             try:
@@ -79,8 +100,41 @@ class FigureWriter:
     def _paths(self, stem: Path) -> list[Path]:
         return [stem.with_suffix(f".{fmt}") for fmt in FORMATS]
 
+    def _queue(self, stem: str, task: Callable[..., bytes], args: tuple, figure: Figure | None = None) -> None:
+        job = _Job(stem, task, args, Future(), figure)
+        self._futures[stem] = job.future
+        with self._lock:
+            self._waiting.append(job)
+            self._hand_next()
+
+    def _hand_next(self) -> None:
+        """Give the worker the oldest waiting figure if it is free (called with the lock held)."""
+        if self._worker_busy or not self._waiting or self._pool is None:
+            return
+        job = self._waiting.pop(0)
+        self._worker_busy = True
+        try:
+            running = self._pool.submit(job.task, *job.args, job.stem)
+        except RuntimeError as exc:  # the pool broke or shut down: the figures fail like a worker error
+            self._worker_busy = False
+            for failed in [job, *self._waiting]:
+                failed.future.set_exception(exc)
+            self._waiting.clear()
+            return
+        running.add_done_callback(lambda done, job=job: self._finished(done, job))
+
+    def _finished(self, done: Future, job: _Job) -> None:
+        """The worker wrote one figure (runs in the pool's thread): pass the result on, hand it the next."""
+        error = done.exception() if not done.cancelled() else RuntimeError("figure cancelled")
+        if error is None:
+            job.future.set_result(done.result())
+        else:
+            job.future.set_exception(error)
+        with self._lock:
+            self._worker_busy = False
+            self._hand_next()
+
     def save(self, figure: Figure, stem: Path) -> list[Path]:
-        future: Future = Future()
         payload = None
         if self._pool is not None:
             try:
@@ -88,13 +142,13 @@ class FigureWriter:
             except (pickle.PicklingError, TypeError, AttributeError):
                 payload = None
         if payload is not None and self._pool is not None:
-            future = self._pool.submit(_save_pickled, payload, str(stem))
-            self._queued[str(stem)] = figure
+            self._queue(str(stem), _save_pickled, (payload,), figure)
         else:
             from .figure_files import save_figure
 
+            future: Future = Future()
             future.set_result(save_figure(figure, stem)[0].read_bytes())
-        self._futures[str(stem)] = future
+            self._futures[str(stem)] = future
         return self._paths(stem)
 
     def build(self, name: str, args: tuple, stem: Path) -> list[Path]:
@@ -103,7 +157,7 @@ class FigureWriter:
             from . import figures
 
             return self.save(getattr(figures, name)(*args), stem)
-        self._futures[str(stem)] = self._pool.submit(_build_and_save, name, args, str(stem))
+        self._queue(str(stem), _build_and_save, (name, args))
         return self._paths(stem)
 
     def png(self, stem: Path) -> bytes:
@@ -111,18 +165,22 @@ class FigureWriter:
         return self._futures[str(stem)].result()
 
     def _share_the_queue(self) -> None:
-        """Write the queued figures the worker has not started, last first, in this process."""
-        for stem in reversed(list(self._queued)):
-            figure = self._queued.pop(stem)
-            if self._futures[stem].cancel():  # False once the worker has taken it (or is about to)
-                from .figure_files import save_figure
+        """Write the figures still waiting for the worker, last first, in this process (only those built
+        here: a ``build`` figure stays with the worker)."""
+        while True:
+            with self._lock:
+                jobs = [job for job in self._waiting if job.figure is not None]
+                if not jobs:
+                    return
+                job = jobs[-1]
+                self._waiting.remove(job)
+            from .figure_files import save_figure
 
-                done: Future = Future()
-                self._futures[stem] = done
-                done.set_result(save_figure(figure, Path(stem))[0].read_bytes())
-                self.written_here.append(stem)
-            else:  # the worker has this one, hence every earlier one too
-                break
+            try:
+                job.future.set_result(save_figure(job.figure, Path(job.stem))[0].read_bytes())
+            except Exception as exc:  # noqa: BLE001 - raised by close() like a worker's error
+                job.future.set_exception(exc)
+            self.written_here.append(job.stem)
 
     def close(self) -> None:
         """Help with the queue, then wait for every figure; the first error (e.g. a full disk in the worker)
@@ -132,7 +190,8 @@ class FigureWriter:
             for future in self._futures.values():
                 future.result()
         finally:
-            self._queued.clear()
+            with self._lock:
+                self._waiting.clear()
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
