@@ -6,6 +6,7 @@ TotalSegmentator's labels)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from MuscleQuantLib.models.starter import (
     default_model,
     starter_for,
 )
-from MuscleQuantLib.training.starter import STARTERS
+from MuscleQuantLib.training.starter import STARTERS, recipe_of
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
 
@@ -53,6 +54,34 @@ def test_every_starter_recipe_ships_sealed_small_and_reproducible(preset):
         assert (synthetic["data_seed"], synthetic["samples"]) == (spec.data_seed, spec.samples)
     if spec.contrast_curve:
         assert training["augmentation"]["contrast_curve_probability"] == spec.contrast_curve
+    assert synthetic.get("mix", []) == [list(part) for part in spec.mix]
+    if spec.recipe is not None:  # a named data recipe of the generator (e.g. L3's organ_contact)
+        assert synthetic["recipe"] == json.loads(json.dumps(recipe_of(spec).to_dict()))
+    if spec.base is not None:  # a fine-tune: started from the base recipe's model, and the card says which
+        assert training["base_recipe"] == json.loads(json.dumps(dataclasses.asdict(spec.base)))
+        assert training["init"]["model_id"] and training["init"]["card_sha256"]
+    else:
+        assert "init" not in training and "base_recipe" not in training
+
+
+def test_a_base_model_is_checked_against_the_base_recipe(tmp_path):
+    """``--base-model`` must be what the base recipe makes (preset, seeds, samples, profile, epochs), and only
+    a recipe with a base stage takes one."""
+    import train_starter_models
+
+    from MuscleQuantLib.models.card import read_card
+    from MuscleQuantLib.training.starter import StarterSpec, base_matches
+
+    card = read_card(STARTER_DIR / "l3-starter")
+    made = card["training"]
+    spec = StarterSpec("l3", "synth", samples=made["synthetic"]["samples"], data_seed=made["synthetic"]["data_seed"],
+                       train_seed=made["seed"], max_epochs=made.get("max_epochs") or 30,
+                       profile=card["preprocessing"]["profile"])
+    assert base_matches(card, spec) is None
+    assert "seed" in base_matches(card, dataclasses.replace(spec, data_seed=spec.data_seed + 1))
+    with pytest.raises(SystemExit) as stop:
+        train_starter_models.main(["--preset", "temporalis", "--work", str(tmp_path), "--base-model", str(tmp_path)])
+    assert stop.value.code == 2 and not any(tmp_path.iterdir())
 
 
 def test_models_list_shows_the_starters_on_a_fresh_install(fresh_home, run_cli):

@@ -4,6 +4,9 @@ counts (``MuscleQuantLib/training/starter.py``), and optionally install them as 
 generator version and the data recipe are recorded in each model card.
 
     .venv/bin/python Testing/benchmarks/train_starter_models.py --preset l3 --work /tmp/starter --install
+    # fine-tune stage only, from the model its base stage made before (the l3 recipe's base):
+    .venv/bin/python Testing/benchmarks/train_starter_models.py --preset l3 --work /tmp/ft \
+        --base-model /tmp/previous/l3-starter --evaluate
     # ablation (one randomisation element off, shorter run, stated in the report):
     .venv/bin/python Testing/benchmarks/train_starter_models.py --preset l3 --work /tmp/abl --recipe no_organs \
         --samples 300 --epochs 20 --evaluate
@@ -35,16 +38,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(STARTERS), default="l3")
     parser.add_argument("--work", type=Path, required=True)
-    parser.add_argument("--recipe", help="the generator's data recipe (ablation name; default: its full recipe)")
+    parser.add_argument("--recipe", help="a named data recipe of the generator (an ablation, or an addition such as "
+                        "organ_contact; default: the one STARTERS names, else the full recipe)")
     parser.add_argument("--samples", type=int, help="override the spec's number of synthetic images")
     parser.add_argument("--epochs", type=int, help="override the spec's epochs (iterations = epochs × 20 for l3)")
+    parser.add_argument("--base-model", type=Path, help="a recipe with a base stage fine-tunes the model that stage "
+                        "made: this one (checked against the base recipe by its card, e.g. the previously shipped "
+                        "starter) instead of training the base first")
     parser.add_argument("--install", action="store_true", help="copy the model into the package's starter folder")
     parser.add_argument("--evaluate", action="store_true", help="score on the real CT (l3 and l3_level only)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     spec = STARTERS[args.preset]
-    # Each generator names its own ablations (L3: no_organs, ...; head: no_face_cut, ...).
-    ablations = getattr(_generator(spec.data), "ABLATIONS", {}) if spec.data in SYNTH_GENERATORS else {}
+    # Each generator names its own recipes (L3: no_organs, organ_contact, ...; head: no_face_cut, ...).
+    generator = _generator(spec.data) if spec.data in SYNTH_GENERATORS else None
+    ablations = getattr(generator, "RECIPES", getattr(generator, "ABLATIONS", {}))
     if args.recipe is not None and args.recipe not in ablations:
         parser.error(f"--recipe: {args.recipe!r} is not a recipe of the {spec.data} data of {args.preset} "
                      f"(choose from {sorted(ablations) or 'none'})")
@@ -53,10 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     spec = dataclasses.replace(spec, samples=args.samples or spec.samples, max_epochs=args.epochs or spec.max_epochs)
     command = "python Testing/benchmarks/train_starter_models.py " + " ".join(argv if argv is not None else sys.argv[1:])
     started, cpu0 = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
+    if args.base_model is not None and spec.base is None:
+        parser.error(f"--base-model: the {args.preset} recipe has no base stage")
     summary = train_starter(spec, args.work, command, ablations[args.recipe] if args.recipe else None,
-                            Progress("text"))
+                            Progress("text"), base_model=args.base_model)
     model = Path(summary["model"])
-    report = {"preset": args.preset, "recipe": args.recipe or "full", "samples": spec.samples, "epochs": spec.max_epochs,
+    report = {"preset": args.preset, "recipe": args.recipe or spec.recipe or "full", "samples": spec.samples,
+              "epochs": spec.max_epochs,
               "synthetic_val_dice": round(summary["mean_best_val_dice"], 3),
               "best_epoch": summary["folds"][0]["best_epoch"], "stopped": summary["folds"][0]["stopped"],
               "wall_s": round(time.monotonic() - started), "cpu_s": round(resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0)}

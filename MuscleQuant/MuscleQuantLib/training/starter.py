@@ -34,6 +34,13 @@ class StarterSpec:
     parts: tuple[tuple[int, int, str], ...] = ()  # phantoms: (count, seed, in_view "random"/"never")
     contrast_curve: float = 0.0
     val_fraction: float = 0.1
+    recipe: str | None = None  # a named recipe of the generator (its ``RECIPES``); None: its full recipe
+    # Fine-tuning: training starts from the model that ``base`` makes (trained first by the same script, or a
+    # model already made by it, ``--base-model``), so a longer schedule or new data builds on a shipped model.
+    base: StarterSpec | None = None
+    # Synthetic data only: labelled anatomical phantoms added to the synthetic slices, (count, seed, in_view)
+    # per part at low resolution; their seeds never overlap the held-out benchmark phantoms (seed 1000).
+    mix: tuple[tuple[int, int, str], ...] = ()
 
 
 # Randomised generators by ``StarterSpec.data``: each is a package under ``phantoms`` exposing
@@ -67,36 +74,78 @@ def write_data(spec: StarterSpec, folder: Path, recipe: Any, progress: Progress)
     if spec.data in SYNTH_GENERATORS:
         write_training_folder = _generator(spec.data).write_training_folder
 
+        mix = [list(part) for part in spec.mix]
         done = folder / "dataset.json"
-        if done.exists():  # drawn before by the same recipe and seed (the folder is keyed by both): reuse it
-            manifest = json.loads(done.read_text(encoding="utf-8"))
-            if (manifest["seed"], manifest["n"], manifest["recipe"]) == (spec.data_seed, spec.samples,
-                                                                  json.loads(json.dumps(recipe.to_dict()))):
-                return {k: manifest[k] for k in ("generator", "generator_version", "recipe")} | {
-                    "samples": spec.samples, "data_seed": spec.data_seed}
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        progress.update("synthesise", 0.0, f"drawing {spec.samples} synthetic slices (seed {spec.data_seed})")
-        manifest = write_training_folder(folder, spec.samples, spec.data_seed, recipe)
-        return {"generator": manifest["generator"], "generator_version": manifest["generator_version"],
-                "recipe": manifest["recipe"], "samples": spec.samples, "data_seed": spec.data_seed}
+        manifest = json.loads(done.read_text(encoding="utf-8")) if done.exists() else None
+        # Slices drawn before by the same recipe and seed (the folder is keyed by both) are reused.
+        if manifest is None or (manifest["seed"], manifest["n"], manifest["recipe"]) != (
+                spec.data_seed, spec.samples, json.loads(json.dumps(recipe.to_dict()))):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            progress.update("synthesise", 0.0, f"drawing {spec.samples} synthetic slices (seed {spec.data_seed})")
+            manifest = write_training_folder(folder, spec.samples, spec.data_seed, recipe)
+        if manifest.get("mix", []) != mix:  # the phantoms mixed in, after the synthetic slices
+            synthetic = [c for c in manifest["cases"] if not c["image"].startswith("part_")]
+            for part in folder.glob("part_*"):
+                shutil.rmtree(part)
+            manifest = manifest | {"mix": mix, "cases": synthetic + _phantom_parts(
+                folder, get_preset(spec.preset).phantom_anatomy, spec.mix, progress)}
+            done.write_text(json.dumps(manifest), encoding="utf-8")
+        return _synthetic_record(manifest, spec)
     from .. import __version__
-    from ..cli import main as cli_main
 
-    entries = []
-    for count, seed, in_view in spec.parts:
-        part = folder / f"part_{seed}"
-        progress.update("synthesise", None, f"{count} {spec.anatomy} phantoms (seed {seed}, in view: {in_view})")
-        code = cli_main(["--progress", "none", "phantom", "--anatomy", str(spec.anatomy), "--n", str(count), "--seed",
-                         str(seed), "--in-view", in_view, "--resolution", "low", "--out", str(part)])
-        if code != 0:
-            raise RuntimeError(f"phantom generation failed ({spec.anatomy}, seed {seed})")
-        for entry in json.loads((part / "dataset.json").read_text(encoding="utf-8"))["cases"]:
-            entries.append({k: (v if k == "case_id" else f"{part.name}/{v}") for k, v in entry.items()})
+    entries = _phantom_parts(folder, str(spec.anatomy), spec.parts, progress)
     (folder / "dataset.json").write_text(json.dumps({"cases": entries}), encoding="utf-8")
     return {"generator": f"MuscleQuantLib.phantoms ({spec.anatomy}, resolution low)", "generator_version": __version__,
             "recipe": {"parts": [list(p) for p in spec.parts], "contrast_curve_probability": spec.contrast_curve},
             "samples": len(entries)}
+
+
+def _synthetic_record(manifest: dict[str, Any], spec: StarterSpec) -> dict[str, Any]:
+    """What the card records about randomised-generator data (and the phantoms mixed in, if any)."""
+    record = {k: manifest[k] for k in ("generator", "generator_version", "recipe")} | {
+        "samples": spec.samples, "data_seed": spec.data_seed}
+    return record | ({"mix": [list(part) for part in spec.mix]} if spec.mix else {})
+
+
+def _phantom_parts(folder: Path, anatomy: str, parts: tuple[tuple[int, int, str], ...],
+                   progress: Progress) -> list[dict[str, Any]]:
+    """Low-resolution anatomical phantoms under ``folder/part_<seed>``; their dataset entries, paths
+    relative to ``folder``."""
+    from ..cli import main as cli_main
+
+    entries = []
+    for count, seed, in_view in parts:
+        part = folder / f"part_{seed}"
+        progress.update("synthesise", None, f"{count} {anatomy} phantoms (seed {seed}, in view: {in_view})")
+        code = cli_main(["--progress", "none", "phantom", "--anatomy", anatomy, "--n", str(count), "--seed",
+                         str(seed), "--in-view", in_view, "--resolution", "low", "--out", str(part)])
+        if code != 0:
+            raise RuntimeError(f"phantom generation failed ({anatomy}, seed {seed})")
+        for entry in json.loads((part / "dataset.json").read_text(encoding="utf-8"))["cases"]:
+            entries.append({k: (v if k == "case_id" else f"{part.name}/{v}") for k, v in entry.items()})
+    return entries
+
+
+def base_matches(card: dict[str, Any], base: StarterSpec) -> str | None:
+    """Why a model was not made by the ``base`` recipe (None: it was), from its card."""
+    training = card.get("training", {})
+    synthetic = training.get("synthetic", {})
+    made = (card.get("preset"), training.get("seed"), synthetic.get("data_seed"), synthetic.get("samples"),
+            card.get("preprocessing", {}).get("profile"))
+    wanted = (base.preset, base.train_seed, base.data_seed, base.samples, base.profile)
+    if made != wanted:
+        return f"its card says preset/seed/data seed/samples/profile {made}, the base recipe {wanted}"
+    epochs = training.get("max_epochs")  # older cards did not record it
+    if epochs is not None and epochs != base.max_epochs:
+        return f"it was given {epochs} epochs, the base recipe {base.max_epochs}"
+    return None
+
+
+def recipe_of(spec: StarterSpec) -> Any:
+    """The generator recipe ``spec`` names (its full recipe when it names none)."""
+    generator = _generator(spec.data)
+    return generator.FULL if spec.recipe is None else getattr(generator, "RECIPES", generator.ABLATIONS)[spec.recipe]
 
 
 def _generator(name: str) -> Any:
@@ -106,24 +155,40 @@ def _generator(name: str) -> Any:
 
 
 def train_starter(spec: StarterSpec, out: Path, command: str, recipe: Any = None, progress: Progress = NULL_PROGRESS,
-                  keep_data: bool = False, model_id: str | None = None) -> dict[str, Any]:
-    """Draw the synthetic data, train, and write the model to ``out/run/model``; returns the training summary."""
+                  keep_data: bool = False, model_id: str | None = None, base_model: Path | None = None
+                  ) -> dict[str, Any]:
+    """Draw the synthetic data, train, and write the model to ``out/run/model``; returns the training summary.
+    A recipe with a ``base`` fine-tunes the model the base recipe makes: ``base_model`` if given (checked
+    against the base recipe by its card), else the base is trained first under ``out/base``."""
     import torch
 
+    from ..errors import InputError
+    from ..models.card import read_card
     from .run import TrainRequest, train
 
+    init = None
+    if spec.base is not None:
+        if base_model is None:
+            base_id = f"{spec.preset.replace('_', '-')}-starter-base"
+            base_model = Path(train_starter(spec.base, out / "base", command, None, progress, keep_data,
+                                            base_id)["model"])
+        why = base_matches(read_card(base_model), spec.base)
+        if why is not None:
+            raise InputError(f"not the base recipe's model: {why}", path=base_model, field="--base-model")
+        init = base_model
     data = out / "synthetic_data"
     if spec.data not in SYNTH_GENERATORS:
         shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True, exist_ok=True)
-    synthetic = write_data(spec, data, recipe or (_generator(spec.data).FULL if spec.data in SYNTH_GENERATORS
-                                                     else None), progress)
+    synthetic = write_data(spec, data, recipe or (recipe_of(spec) if spec.data in SYNTH_GENERATORS else None), progress)
     provenance = {"starter": True, "notice": STARTER_NOTICE, "command": command, "synthetic": synthetic,
                   "real_data_used": "none", "torch_threads": torch.get_num_threads()}
+    if spec.base is not None:
+        provenance["base_recipe"] = json.loads(json.dumps(dataclasses.asdict(spec.base)))
     request = TrainRequest(preset=get_preset(spec.preset), data=data, out=out / "run", profile=spec.profile,
                            max_epochs=spec.max_epochs, seed=spec.train_seed, device="cpu", val_fraction=spec.val_fraction,
                            model_id=model_id or f"{spec.preset.replace('_', '-')}-starter", version=STARTER_VERSION,
-                           provenance=provenance, overwrite=True, contrast_curve=spec.contrast_curve,
+                           provenance=provenance, overwrite=True, contrast_curve=spec.contrast_curve, init=init,
                            description=f"{get_preset(spec.preset).title}: {STARTER_NOTICE}")
     summary = train(request, progress)
     if not keep_data:

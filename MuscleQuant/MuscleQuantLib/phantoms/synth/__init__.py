@@ -4,6 +4,6 @@ to obese, and scanner effects. For training only; the phantoms beside this packa
 test data with known truth."""
 
 from .generate import draw_l3_slice, write_training_folder
-from .recipe import ABLATIONS, FULL, GENERATOR_VERSION, Recipe
+from .recipe import ABLATIONS, FULL, GENERATOR_VERSION, RECIPES, Recipe
 
-__all__ = ["ABLATIONS", "FULL", "GENERATOR_VERSION", "Recipe", "draw_l3_slice", "write_training_folder"]
+__all__ = ["ABLATIONS", "FULL", "GENERATOR_VERSION", "RECIPES", "Recipe", "draw_l3_slice", "write_training_folder"]

@@ -62,6 +62,41 @@ def paint_spine(c: Canvas, sp: Spine, rng: np.random.Generator, size: float) -> 
     c.blob(T.CANAL, 0, cy, r * 1.15, r, power=2.2)
 
 
+@dataclass(frozen=True)
+class Psoas:
+    """One psoas: centre (x mm from the midline, y), radii and tilt; ``lateral`` its outer edge (mm from the
+    midline), where a kidney that abuts it starts."""
+
+    x: float
+    y: float
+    rx: float
+    ry: float
+    angle: float
+    wobble: np.ndarray | None
+    lateral: float
+
+
+def draw_psoas(rng: np.random.Generator, recipe: Recipe, sp: Spine, level: float, r: float, s: float
+               ) -> dict[int, Psoas]:
+    """Both psoas muscles, drawn before the organs so that a kidney can be placed against them
+    (``Recipe.organ_contact``). Above L3 the muscle is small and flattened against the side of the vertebral
+    body, longer front to back than wide (about 9 x 27 mm at L1-L2 on real CT); it rounds out caudally.
+    Side ``-1`` is the patient's right."""
+    out = {}
+    for side in (-1, 1):
+        if recipe.anatomy:
+            aspect = float(np.interp(level, [1.0, 2.0, 3.0, 4.0], [0.35, 0.5, 0.8, 0.95])) * rng.uniform(0.8, 1.2)
+            rx, ry = r * np.sqrt(aspect), r / np.sqrt(aspect)
+            angle = rng.uniform(0, 15) if level < 2.5 else rng.uniform(0, 35)
+        else:
+            rx, ry, angle = r, r * rng.uniform(0.75, 0.95), rng.uniform(0, 35)
+        x = sp.half_width + rx * rng.uniform(0.55, 0.85)
+        y = float(np.interp(level, [1, 2, 3, 4], [6.0, 3.0, -2.0, -8.0])) * s + rng.uniform(-4, 4)
+        reach = float(np.hypot(rx * np.cos(np.deg2rad(angle)), ry * np.sin(np.deg2rad(angle))))
+        out[side] = Psoas(x, y, rx, ry, angle, wobble(rng, 0.12 if recipe.anatomy else 0.0), x + reach)
+    return out
+
+
 def paint_body(c: Canvas, hab: Habitus, rx: float, ry_ant: float, ry_post: float, yc: float) -> np.ndarray:
     """Skin and subcutaneous fat: a superellipse flatter at the back; returns the body mask."""
     x, y = c.coordinates()
@@ -102,6 +137,8 @@ def draw_abdomen(rng: np.random.Generator, recipe: Recipe, hab: Habitus, pixel_m
     if not recipe.anatomy:
         psoas_r, ql_r = 16.0 * m * s, 18.0 * m * s
     psoas_r *= rng.uniform(0.8, 1.2)
+    # Organ contact (1.1) draws both psoas up front; without it the draws are exactly generator 1.0's.
+    psoas = draw_psoas(rng, recipe, sp, level, psoas_r, s) if recipe.organ_contact > 0 else None
     es_rx, es_ry = m ** 0.6 * s * rng.uniform(22.0, 34.0), m ** 0.6 * s * rng.uniform(18.0, 28.0)
     es_x, es_y = 4.0 + es_rx * rng.uniform(0.85, 1.0), sp.canal_y + es_ry * rng.uniform(0.55, 0.8)
     back = es_y + es_ry  # posterior muscle surface
@@ -158,10 +195,12 @@ def draw_abdomen(rng: np.random.Generator, recipe: Recipe, hab: Habitus, pixel_m
             canvas.blob(T.LUNG, side * cav_rx * 0.7, yc + 0.7 * (cav_post - yc), cav_rx * 0.3 * (2.0 - level),
                         22.0 * (2.0 - level) + 5.0, within=SOFT, wobble=wobble(rng, 0.2))
     info = {"level": level, "psoas_r": psoas_r, "fat": hab.fat, "muscle": m, "cav_rx": cav_rx}
+    if psoas is not None:
+        info["psoas_lateral_mm"] = max(p.lateral for p in psoas.values())
     if recipe.organs:
         from .organs import paint_organs
 
-        paint_organs(canvas, rng, recipe, sp, level, cav_rx, cav_ant, cav_post, yc, psoas_r, s)
+        paint_organs(canvas, rng, recipe, sp, level, cav_rx, cav_ant, cav_post, yc, psoas_r, s, psoas)
     # Posterior muscles over the cavity fat, then the spine over everything.
     for side in (-1, 1):
         canvas.blob(T.ERECTOR, side * es_x, es_y, es_rx, es_ry, angle_deg=side * rng.uniform(-10, 15),
@@ -173,10 +212,14 @@ def draw_abdomen(rng: np.random.Generator, recipe: Recipe, hab: Habitus, pixel_m
         ql_y = sp.canal_y + rng.uniform(-6.0, 2.0)
         canvas.blob(T.QL, ql_x, ql_y, ql_r, ql_r * rng.uniform(0.4, 0.6), angle_deg=-side * rng.uniform(15, 40),
                     wobble=wobble(rng, 0.1 if recipe.anatomy else 0.0))
-        px = side * (sp.half_width + psoas_r * rng.uniform(0.55, 0.85))
-        py = float(np.interp(level, [1, 2, 3, 4], [6.0, 3.0, -2.0, -8.0])) * s + rng.uniform(-4, 4)
-        canvas.blob(T.PSOAS, px, py, psoas_r, psoas_r * rng.uniform(0.75, 0.95), angle_deg=side * rng.uniform(0, 35),
-                    wobble=wobble(rng, 0.12 if recipe.anatomy else 0.0))
+        if psoas is not None:
+            p = psoas[side]
+            canvas.blob(T.PSOAS, side * p.x, p.y, p.rx, p.ry, angle_deg=side * p.angle, wobble=p.wobble)
+        else:
+            px = side * (sp.half_width + psoas_r * rng.uniform(0.55, 0.85))
+            py = float(np.interp(level, [1, 2, 3, 4], [6.0, 3.0, -2.0, -8.0])) * s + rng.uniform(-4, 4)
+            canvas.blob(T.PSOAS, px, py, psoas_r, psoas_r * rng.uniform(0.75, 0.95),
+                        angle_deg=side * rng.uniform(0, 35), wobble=wobble(rng, 0.12 if recipe.anatomy else 0.0))
         if recipe.anatomy and level < 2.6:  # diaphragm crus: muscle beside the body that is not psoas
             crus_len = rng.uniform(8.0, 18.0) * (2.8 - level)
             canvas.blob(T.OTHER_MUSCLE, side * (sp.half_width * 0.55 + 4.0), -sp.half_depth - crus_len * 0.4,

@@ -11,9 +11,10 @@ import numpy as np
 import SimpleITK as sitk
 
 from ...fileio import write_json
+from ...imageio import CT_AIR_OR_FAT_HU
 from .abdomen import draw_abdomen
 from .artefacts import scanner
-from .classes import l3_training_labels
+from .classes import T, l3_training_labels
 from .habitus import draw_habitus
 from .intensity import paint_intensities
 from .recipe import FULL, GENERATOR_VERSION, Recipe
@@ -35,6 +36,8 @@ def draw_l3_slice(rng: np.random.Generator, recipe: Recipe = FULL) -> SynthSlice
     canvas, info = draw_abdomen(rng, recipe, hab, DRAW_MM)
     image = paint_intensities(canvas.labels, rng, recipe, DRAW_MM)
     image, tissues, spacing = scanner(image, canvas.labels, rng, recipe, DRAW_MM)
+    if np.round(image.min()) > CT_AIR_OR_FAT_HU:  # random contrast left nothing air- or fat-like: readers refuse such a
+        image = np.where(tissues == T.AIR, -1000.0, image)  # CT, so the air around the body is air (no draws)
     labels = l3_training_labels(tissues)
     image, labels = _field_of_view(image, labels, spacing, rng, recipe)
     return SynthSlice(np.clip(np.round(image), -1024, 3071).astype(np.int16), labels, spacing, info)
