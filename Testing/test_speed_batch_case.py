@@ -131,3 +131,66 @@ def test_commit_finishes_every_staged_file_and_reports_the_first_failure(tmp_pat
                 commit.file(tmp_path / name).write_text("new " + name, encoding="utf-8")
     assert (tmp_path / "one.json").read_text(encoding="utf-8") == "one.json"  # nothing of the failed commit installed
     assert not list(tmp_path.glob(".*mqstage*"))
+
+
+def _random_masks(seed: int, shape: tuple[int, int, int]) -> np.ndarray:
+    """Blobs with holes, pieces touching the edges and background pockets: what fill-holes must get right."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    noise = ndimage.gaussian_filter(rng.normal(size=shape), (0.0, 1.5, 1.5))
+    return noise > rng.uniform(-0.1, 0.1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fill_holes_per_slice_equals_scipy_slice_by_slice(seed):
+    from scipy import ndimage
+
+    from MuscleQuantLib.pipeline.intensity import SLICE_CHUNK, fill_holes_per_slice
+
+    mask = _random_masks(seed, (SLICE_CHUNK * 2 + 3, 41, 37))  # chunk boundaries and a short last chunk
+    expected = np.stack([ndimage.binary_fill_holes(s) for s in mask])
+    assert (expected != mask).any()  # there are holes to fill
+    assert np.array_equal(fill_holes_per_slice(mask), expected)
+    copy = mask.copy()
+    assert fill_holes_per_slice(copy, out=copy) is copy and np.array_equal(copy, expected)
+    ring = np.zeros((1, 9, 9), bool)
+    ring[0, 2:7, 2:7], ring[0, 3:6, 3:6] = True, False
+    ring[0, 4, 4] = True  # an island inside the hole
+    assert np.array_equal(fill_holes_per_slice(ring)[0], ndimage.binary_fill_holes(ring[0]))
+
+
+def test_plausibility_body_mask_of_a_volume_equals_the_slice_by_slice_one():
+    from scipy import ndimage
+
+    from MuscleQuantLib.plausibility.geometry import CT_BODY_HU, body_mask
+
+    rng = np.random.default_rng(4)
+    values = np.where(_random_masks(9, (20, 48, 52)), 40.0, -1000.0) + rng.normal(0, 5, (20, 48, 52))
+    values[:, :, 24:27] = -1000.0  # two legs
+    values[:, 2:4, 2:4] = 40.0  # a speck far smaller than a tenth of the largest region
+    mask = values > CT_BODY_HU
+    regions, _ = ndimage.label(mask)
+    sizes = np.bincount(regions.ravel())
+    sizes[0] = 0
+    kept = np.isin(regions, np.nonzero(sizes >= 0.1 * sizes.max())[0])
+    expected = np.stack([ndimage.binary_fill_holes(s) for s in kept])
+    assert np.array_equal(body_mask(values, "CT"), expected)
+
+
+@pytest.mark.parametrize("with_hu", [True, False])
+def test_label_volumes_in_chunks_equal_one_bincount(monkeypatch, with_hu):
+    from MuscleQuantLib.quantify import measures
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 9, size=(7, 30, 33)).astype(np.uint8)  # 8: a value not asked for
+    values = rng.integers(-200, 300, size=labels.shape).astype(np.int16)
+    hu = (-29.0, 150.0) if with_hu else None
+    ids = [1, 2, 3, 5, 7]
+    flat = labels.ravel().astype(np.intp)
+    outline = np.bincount(flat, minlength=8)[:8]
+    inside = ((values >= -29) & (values <= 150)).ravel()
+    muscle = np.bincount(flat[inside], minlength=8)[:8] if with_hu else outline
+    monkeypatch.setattr(measures, "VOLUME_CHUNK", 1000)  # many chunks and a short last one
+    got = measures.label_volumes(labels, values, ids, 0.5, hu)
+    assert got == {i: {"outline_mm3": float(outline[i]) * 0.5, "volume_mm3": float(muscle[i]) * 0.5} for i in ids}

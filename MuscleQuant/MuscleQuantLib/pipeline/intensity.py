@@ -64,7 +64,29 @@ def body_mask_ct(array_hu: np.ndarray, threshold: float = -500.0) -> np.ndarray:
         mask = labels == int(np.argmax(sizes))
     del labels
     if mask.ndim == 3:
-        for index in range(mask.shape[0]):  # in place: no second volume
-            mask[index] = ndimage.binary_fill_holes(mask[index])
-        return mask
+        return fill_holes_per_slice(mask, out=mask)  # in place: no second volume
     return ndimage.binary_fill_holes(mask)
+
+
+SLICE_CHUNK = 16  # slices labelled at once by fill_holes_per_slice: a small label array, whatever the volume
+
+
+def fill_holes_per_slice(mask: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``ndimage.binary_fill_holes`` on every axial slice (axis 0) of a boolean volume, identical voxel for voxel:
+    background not 4-connected within its slice to the slice's edge is filled. One labelling of the background
+    per chunk of slices (in-plane connectivity only) instead of scipy's dilation to convergence per slice: 2.9 s
+    for the 307 slices of a 0.98×0.98×1.5 mm thigh, now a fraction of that. ``out`` may be ``mask``."""
+    from scipy import ndimage
+
+    result = np.empty(mask.shape, bool) if out is None else out
+    structure = np.zeros((3, 3, 3), bool)
+    structure[1] = ndimage.generate_binary_structure(2, 1)  # binary_fill_holes' default: 4-connected, in plane
+    for start in range(0, mask.shape[0], SLICE_CHUNK):
+        part = mask[start:start + SLICE_CHUNK]
+        background, count = ndimage.label(~part, structure)
+        outside = np.zeros(count + 1, bool)  # background pieces touching a slice's edge stay background
+        for edge in (background[:, 0, :], background[:, -1, :], background[:, :, 0], background[:, :, -1]):
+            outside[edge] = True
+        outside[0] = False  # label 0: the mask itself
+        result[start:start + SLICE_CHUNK] = ~outside[background]
+    return result

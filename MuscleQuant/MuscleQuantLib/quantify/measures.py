@@ -73,16 +73,24 @@ def measure_area(values: np.ndarray | None, mask: np.ndarray, pixel_area_mm2: fl
                        n_muscle)
 
 
+VOLUME_CHUNK = 1 << 22  # voxels counted at once by label_volumes
+
+
 def label_volumes(labels: np.ndarray, values: np.ndarray | None, label_ids: list[int], voxel_volume_mm3: float,
                   hu_range: tuple[float, float] | None) -> dict[int, dict[str, float]]:
     """Volume per label over the whole map (mm³): the outline and the part inside the HU range."""
-    flat = labels.ravel().astype(np.intp, copy=False)
     size = max(label_ids, default=0) + 1
-    outline = np.bincount(flat, minlength=size)[:size] if flat.size else np.zeros(size, int)
-    if values is not None and hu_range is not None:
-        in_range = ((values >= hu_range[0]) & (values <= hu_range[1])).ravel()
-        muscle = np.bincount(flat[in_range], minlength=size)[:size]
-    else:
+    flat = labels.reshape(-1)
+    flat_values = values.reshape(-1) if values is not None and hu_range is not None else None
+    outline, muscle = np.zeros(size, np.int64), np.zeros(size, np.int64)
+    # in chunks: a whole 58-Mvoxel map cast to intp for bincount was a 460 MB copy and 2.5 s here
+    for start in range(0, flat.size, VOLUME_CHUNK):
+        part = flat[start:start + VOLUME_CHUNK]
+        outline += np.bincount(part, minlength=size)[:size]
+        if flat_values is not None:
+            chunk = flat_values[start:start + VOLUME_CHUNK]
+            muscle += np.bincount(part[(chunk >= hu_range[0]) & (chunk <= hu_range[1])], minlength=size)[:size]
+    if flat_values is None:
         muscle = outline
     return {label_id: {"outline_mm3": float(outline[label_id]) * voxel_volume_mm3,
                        "volume_mm3": float(muscle[label_id]) * voxel_volume_mm3} for label_id in label_ids}
