@@ -117,3 +117,17 @@ def test_without_a_plausible_pair_of_globes_the_orbits_are_not_in_view(centres):
     )
     result = apply_anchor(ORBIT, "superior_orbital_quarter", slab, anchor, 2.0)
     assert isinstance(result, LevelResult) and not result.found and "globes" in result.reason
+
+
+def test_a_tall_strip_is_not_a_globe():
+    """Pieces much taller than a globe (a strip along a field-of-view edge) never anchor the orbits, and the
+    reason names the pieces it saw."""
+    names = ["orbit_slab", "cranial", "caudal", "globe"]
+    p = np.zeros((5, 40, 28, 28))
+    for x in (8, 20):  # two 5 x 5 mm columns 60 mm apart, 70 mm tall: the right volume, the wrong shape
+        p[4, 2:37, 2:4, x:x + 2] = 0.9
+    anchor = find_anchor(ORBIT, names, p, (5.0, 5.0, 2.0))
+    assert not anchor.present and anchor.pieces_mm3
+    weak_slab = read_profile(ORBIT, "superior_orbital_quarter", np.zeros(40), np.zeros(40), 2.0)
+    result = apply_anchor(ORBIT, "superior_orbital_quarter", weak_slab, anchor, 2.0)
+    assert not result.found and "largest pieces" in result.reason

@@ -27,6 +27,7 @@ class Anchor:
     network_z: float | None
     radius_mm: float = 0.0  # sphere radius from the components' z-spread (variance = r²/5)
     confidence: float = 0.0  # mean probability inside the components × volume symmetry
+    pieces_mm3: tuple[float, ...] = ()  # the two largest marked pieces (mm³), for the "not found" reason
 
     @property
     def present(self) -> bool:
@@ -70,19 +71,21 @@ def find_anchor(
         z_var = float((weights * (z - centre[0]) ** 2).sum() / mass)
         components.append(_Component(mass * voxel, centre, z_var, mass / float(inside.sum())))
     low, high = spec.anchor_component_mm3
-    plausible = [c for c in components if low <= c.volume <= high]
+    r_low, r_high = spec.anchor_radius_mm
+    plausible = [c for c in components if low <= c.volume <= high and r_low <= np.sqrt(5.0 * c.z_var) <= r_high]
     pairs = [
         (a, b)
         for a, b in combinations(plausible, 2)
         if abs(a.centre[0] - b.centre[0]) <= spec.anchor_pair_mm[0]
         and spec.anchor_pair_mm[1] <= abs(a.centre[2] - b.centre[2]) <= spec.anchor_pair_mm[2]
     ]
+    largest = tuple(sorted((c.volume for c in components), reverse=True)[:2])
     if not pairs:
-        return Anchor(structure, sum(c.volume for c in components), None)
+        return Anchor(structure, sum(c.volume for c in components), None, pieces_mm3=largest)
     a, b = max(pairs, key=lambda pair: pair[0].volume + pair[1].volume)
     volume = a.volume + b.volume
     if volume < spec.anchor_min_mm3:
-        return Anchor(structure, volume, None)
+        return Anchor(structure, volume, None, pieces_mm3=largest)
     radius = float(np.mean([np.sqrt(5.0 * c.z_var) for c in (a, b)]))
     confidence = (
         (a.mean_p * a.volume + b.mean_p * b.volume)

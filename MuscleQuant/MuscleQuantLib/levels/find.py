@@ -287,7 +287,7 @@ def apply_anchor(spec: LevelSpec, protocol: str, slab: LevelResult, anchor: Anch
     if not anchor.present:
         return LevelResult(name, protocol, False, round(slab.confidence * 0.5, 3), slab_thickness_mm=slab.slab_thickness_mm,
                            reason=f"no pair of {anchor.structure}s in the field of view ({anchor.volume_mm3 / 1000:.1f} "
-                           f"cm³ marked, {spec.anchor_min_mm3 / 1000:.1f} needed as two)")
+                           f"cm³ marked, {spec.anchor_min_mm3 / 1000:.1f} needed as two{_pieces(spec, anchor)})")
     low, high = anchored_edges(spec, anchor, slice_mm)
     thickness = round((high - low) * slice_mm, 2)
     if anchor.confidence < spec.min_confidence:
@@ -295,6 +295,17 @@ def apply_anchor(spec: LevelSpec, protocol: str, slab: LevelResult, anchor: Anch
                            reason=f"confidence {anchor.confidence:.2f} below {spec.min_confidence:.2f}")
     return LevelResult(name, protocol, True, anchor.confidence, levels=protocol_levels(spec, low, high),
                        slab_thickness_mm=thickness, method=f"{METHOD}+{anchor.structure}-anchor")
+
+
+def _pieces(spec: LevelSpec, anchor: Anchor) -> str:
+    """The largest marked pieces against what one must be: a field of view that cuts the globes leaves
+    pieces too small to anchor, and the user should see that rather than only a total."""
+    if not anchor.pieces_mm3:
+        return ""
+    low, high = spec.anchor_component_mm3
+    sizes = " and ".join(f"{v / 1000:.1f}" for v in anchor.pieces_mm3)
+    return (f"; largest pieces {sizes} cm³, each of a pair must be {low / 1000:.1f}–{high / 1000:.0f} cm³ "
+            f"(globes cut by the edge of the scan or outside it)")
 
 
 def _card_settings(preset: Preset, card: dict[str, Any]) -> tuple[Preset, Profile]:
