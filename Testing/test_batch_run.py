@@ -150,6 +150,12 @@ def test_case_folders_are_complete_and_nothing_is_left_half_written(batch):
             assert (folder / name).is_file(), (folder.name, name)
         if state["status"] == "done":
             assert {"labels", "measurements", "qa", "thumbnail", "dicom_seg", "dicom_sr"} <= set(state["outputs"])
+            # plausibility is checked once per case: the row, the segmentation and measurement JSON agree
+            block = json.loads((folder / "segmentation.json").read_text(encoding="utf-8"))["plausibility"]
+            measured = json.loads((folder / "measurements.json").read_text(encoding="utf-8"))
+            assert measured["plausibility"] == block
+            assert state["row"]["plausibility_status"] == block["status"]
+            assert state["row"]["plausibility_flag_count"] == len(block["flags"])
 
 
 def test_rerun_skips_finished_cases_and_reruns_only_changed_ones(batch, cohort, model, tmp_path):

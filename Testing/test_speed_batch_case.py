@@ -194,3 +194,21 @@ def test_label_volumes_in_chunks_equal_one_bincount(monkeypatch, with_hu):
     monkeypatch.setattr(measures, "VOLUME_CHUNK", 1000)  # many chunks and a short last one
     got = measures.label_volumes(labels, values, ids, 0.5, hu)
     assert got == {i: {"outline_mm3": float(outline[i]) * 0.5, "volume_mm3": float(muscle[i]) * 0.5} for i in ids}
+
+
+def test_one_onnx_session_whichever_cpu_device_string_chose_it(tmp_path, monkeypatch):
+    """A batch worker asks for "cpu", a command for "auto": on a machine without CUDA both are the same ONNX
+    Runtime session, not two (each holds its own memory arena)."""
+    from MuscleQuantLib.inference import runtime
+    from MuscleQuantLib.models import card, modelfile
+
+    (tmp_path / "model.json").write_text("{}", encoding="utf-8")
+    made: list[object] = []
+    monkeypatch.setattr(runtime, "runtime_choice", lambda device="auto": "onnx")
+    monkeypatch.setattr(card, "read_card", lambda path: {})
+    monkeypatch.setattr(modelfile, "check_files", lambda path, c: None)
+    monkeypatch.setattr(modelfile, "refuse_pickle", lambda path: None)
+    monkeypatch.setattr(runtime, "_onnx_model", lambda path, c: made.append(object()) or made[-1])
+    monkeypatch.setattr(runtime, "_LOADED", {})
+    first = runtime.load_inference_model(tmp_path, "auto")
+    assert runtime.load_inference_model(tmp_path, "cpu") is first and len(made) == 1

@@ -114,7 +114,9 @@ def load_inference_model(model_dir: str | Path, device: str = "auto") -> Any:
     model_dir = Path(model_dir)
     refuse_pickle(model_dir)
     choice = runtime_choice(device)
-    key = (choice, device, *_identity(model_dir))
+    # ONNX Runtime runs on the CPU whichever device string chose it ("auto" without CUDA, "cpu"): one session,
+    # not one per spelling (a batch worker's "cpu" beside a command's "auto" held two thigh sessions, +1.2 GB)
+    key = (choice, "cpu" if choice == "onnx" else device, *_identity(model_dir))
     if key in _LOADED:
         return _LOADED[key]
     card = read_card(model_dir)
