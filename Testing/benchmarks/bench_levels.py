@@ -2,6 +2,8 @@
 score it on held-out phantoms — in-view cases for the error in mm, out-of-view cases for the flag rate.
 
     .venv/bin/python Testing/benchmarks/bench_levels.py --work /tmp/bench_levels --minutes 4
+    # score a finder that exists (the shipped starter) on the same held-out phantoms, training nothing:
+    .venv/bin/python Testing/benchmarks/bench_levels.py --work /tmp/bench_levels --anatomy temporalis --model starter
 
 L3 is a vertebra ladder (presets/l3_level.py, levels/ladder.py); the orbit finder is anchored on the globes
 (levels/anchors.py); C3 reads its slab directly. Phantoms are generated once per work folder, a model once per run folder (low resolution: in-plane spacing doubled, slice thickness
@@ -73,6 +75,8 @@ def generate(anatomy: str, work: Path, n_test: int, n_out: int) -> dict[str, Pat
 
 
 def run_one(anatomy: str, work: Path, minutes: float, args: argparse.Namespace) -> dict:
+    if args.model is not None:
+        return score_model(anatomy, work, args)
     folders = generate(anatomy, work, args.n_test, args.n_out)
     preset = FINDERS[anatomy]
     run = work / anatomy / "run"
@@ -97,6 +101,24 @@ def run_one(anatomy: str, work: Path, minutes: float, args: argparse.Namespace) 
               "summary": summary, "cases": rows}
     (work / anatomy / "benchmark.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result
+
+
+def score_model(anatomy: str, work: Path, args: argparse.Namespace) -> dict:
+    """The held-out figures of an existing finder (``--model DIR``, or ``starter``: the shipped one); trains nothing."""
+    from MuscleQuantLib.models.starter import starter_for
+
+    preset = FINDERS[anatomy]
+    model = starter_for(preset) if str(args.model) == "starter" else args.model
+    root = work / anatomy
+    for name, seed, in_view in TEST_PARTS:
+        _phantoms(anatomy, root / name, args.n_test if name == "test_in" else args.n_out, seed, in_view)
+    cpu1 = _cpu_seconds()
+    rows = []
+    for name, _, _ in TEST_PARTS:
+        rows += evaluate_levels(preset, root / name, model, device="cpu")["cases"]
+    return {"anatomy": anatomy, "preset": preset, "model": str(model), "train_cpu_s": 0.0, "train_wall_s": 0.0,
+            "train_seconds_recorded": "none (existing model)", "val_dice": None,
+            "eval_cpu_s": round(_cpu_seconds() - cpu1, 1), "summary": summarise(spec_for(preset), rows), "cases": rows}
 
 
 def suggest_threshold(preset: str, work: Path, anatomy: str, model: Path, n: int = 12) -> dict:
@@ -138,6 +160,7 @@ def main() -> None:
     parser.add_argument("--anatomy", action="append", choices=list(FINDERS), help="default: all three")
     parser.add_argument("--n-test", type=int, default=20)
     parser.add_argument("--n-out", type=int, default=10)
+    parser.add_argument("--model", type=Path, help="score this finder (or 'starter': the shipped one), train nothing")
     parser.add_argument("--calibrate", action="store_true",
                         help="first print the min_confidence that validation phantoms suggest (for levels/specs.py)")
     args = parser.parse_args()
