@@ -53,7 +53,7 @@ STARTERS: dict[str, StarterSpec] = {
                             anatomy="l3", parts=((120, 1410, "random"), (12, 1411, "never"), (60, 1412, "random")),
                             contrast_curve=0.3, val_fraction=0.2),
     "temporalis": StarterSpec("temporalis", "synth_head", samples=120, data_seed=1440, train_seed=14, max_epochs=25),
-    "orbit_level": StarterSpec("orbit_level", "synth_head", samples=60, data_seed=1450, train_seed=14, max_epochs=30,
+    "orbit_level": StarterSpec("orbit_level", "synth_head", samples=60, data_seed=1450, train_seed=14, max_epochs=60,
                                val_fraction=0.2),
     # Neck and thigh: anatomical phantoms (per-case tissue HU with organs in the muscle range, habitus from
     # BMI, contrast phase, blur, noise, 2.5–5 mm slices; synth_neck/synth_thigh add full resolution and a
