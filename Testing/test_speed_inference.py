@@ -224,7 +224,15 @@ def test_segment_with_onnx_runtime_equals_the_old_pipeline(name, trained, tmp_pa
     assert runtime.load_inference_model(model, "cpu") is loaded  # loaded once per process
     exports = list((tmp_path / "home" / "runtime").glob("*.onnx"))
     assert [p.stem for p in exports] == [runtime.export_key(Path(model))]
-    assert np.array_equal(_segment(image, model, k, tmp_path / "out"), _old_pipeline(image, model, k))
+    got, expected = _segment(image, model, k, tmp_path / "out"), _old_pipeline(image, model, k)
+    if name == "l3":
+        assert np.array_equal(got, expected)
+    else:
+        # ONNX Runtime and torch sum the 3D convolutions in different orders, so on some CPUs a handful of
+        # near-tie voxels take the other class (5 of 252,126 on this session's 2-core machine; none on the
+        # previous one). The stated tolerance: at most 1 voxel in 10,000 differs.
+        assert (expected > 0).sum() > 50
+        assert np.count_nonzero(got != expected) <= expected.size // 10_000
 
 
 @needs_onnx
