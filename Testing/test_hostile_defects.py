@@ -202,12 +202,12 @@ def test_quantify_failing_on_the_qa_image_changes_no_earlier_output(tmp_path, ru
     assert run_cli("--progress", "none", "quantify", image, labels, "--out", out, "--slice", "1",
                    "--patient-id", "p1")[0] == 0
     before = listing(out)
-    import matplotlib.figure
+    import PIL.Image
 
-    def full_disk(*args, **kwargs):
+    def full_disk(*args, **kwargs):  # the QA picture is drawn with Pillow and saved by PIL.Image.Image.save
         raise OSError(28, "No space left on device", str(out / "p1_qa.png"))
 
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full_disk)
+    monkeypatch.setattr(PIL.Image.Image, "save", full_disk)
     code, _, err = run_cli("--progress", "none", "quantify", image, labels, "--out", out, "--slice", "0",
                            "--patient-id", "p1")
     one_line_error(code, err, "p1_qa.png", "No space left")

@@ -28,12 +28,13 @@ def _whole_volume_components(p: np.ndarray, spacing: tuple[float, ...]) -> list[
 
 
 def _speckled_globes() -> np.ndarray:
-    """Two globe-like blobs plus 150 specks of noise, as a briefly trained network marks them."""
+    """Two globe-like blobs (about 12 mm in radius on the 5 × 5 × 2 mm finder grid, as the finder's globe-size
+    check requires) plus 150 specks of noise, as a briefly trained network marks them."""
     rng = np.random.default_rng(4)
     z, y, x = np.mgrid[:40, :48, :64]
     p = 0.3 * rng.random((40, 48, 64))
     for cx in (26.0, 38.0):  # 60 mm apart at 5 mm voxels
-        p = np.maximum(p, np.exp(-(((z - 20.3) / 2.6) ** 2 + ((y - 24.2) / 4.1) ** 2 + ((x - cx) / 4.0) ** 2)))
+        p = np.maximum(p, np.exp(-(((z - 20.3) / 7.2) ** 2 + ((y - 24.2) / 2.9) ** 2 + ((x - cx) / 2.9) ** 2)))
     specks = rng.integers(0, [40, 48, 64], (150, 3))
     p[tuple(specks.T)] = rng.uniform(0.5, 0.9, 150)
     return p
