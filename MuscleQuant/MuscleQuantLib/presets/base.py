@@ -59,7 +59,7 @@ class Augmentation:
 
 @dataclass(frozen=True)
 class TrainingRecipe:
-    loss: str  # "dice" (soft Dice per patch), "dice_batch" (per class over the batch) or "dice_ce"
+    loss: str  # "dice" (soft Dice per patch), "dice_batch" (per class over the batch), "dice_ce", or "dice_batch_ce" (batch Dice + cross-entropy)
     optimizer: str  # "adam" or "adamw"
     learning_rate: float
     batch_size: int

@@ -64,7 +64,7 @@ STARTERS: dict[str, StarterSpec] = {
     "c3_level": StarterSpec("c3_level", "phantoms", samples=0, data_seed=0, train_seed=14, max_epochs=40,
                             anatomy="c3", parts=((80, 1421, "random"), (10, 1422, "never")), contrast_curve=0.3,
                             val_fraction=0.2),
-    "thigh": StarterSpec("thigh", "synth_thigh", samples=30, data_seed=1423, train_seed=14, max_epochs=8,
+    "thigh": StarterSpec("thigh", "synth_thigh", samples=30, data_seed=1423, train_seed=14, max_epochs=20,
                          contrast_curve=0.5),
 }
 

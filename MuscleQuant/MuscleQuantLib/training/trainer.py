@@ -51,6 +51,10 @@ def make_loss(preset: Preset, profile: Profile) -> torch.nn.Module:
         return DiceLoss(batch=True, **kwargs)
     if profile.training.loss == "dice_ce":
         return DiceCELoss(**kwargs)
+    if profile.training.loss == "dice_batch_ce":
+        # Batch Dice alone let a rare class sit on ~300k air voxels at p≈1 (the thigh's obturator externus):
+        # that state costs little Dice and each voxel's gradient is ~1/300k; cross-entropy punishes it per voxel.
+        return DiceCELoss(batch=True, **kwargs)
     raise ValueError(f"unknown loss {profile.training.loss!r}")
 
 
