@@ -252,6 +252,11 @@ def test_approved_correction_replaces_the_row_with_provenance_and_survives_rerun
     assert approved["csa_total_cm2"] < row["csa_total_cm2"] and approved["review_version"] == 2
     assert next(q for q in review_queue(copy) if q["patient_id"] == "GOOD")["review_status"] == "approved"
     assert _table(copy).set_index("patient_id").loc["OBL", "review_status"] == "automatic"
+    # The gallery is re-drawn with the table: the approved card says so and shows the approved area.
+    page = (copy / "gallery.html").read_text(encoding="utf-8")
+    card = page.split(f'data-case="{row["case_id"]}"')[1].split('<div class="case')[0]
+    assert "approved v2 by Dr Second" in card and f"csa_total_cm2 = {approved['csa_total_cm2']:.2f}" in card
+    assert page.count('class="review"') == 1 and "approved v" not in (out / "gallery.html").read_text(encoding="utf-8")
     # A new model re-runs every case; the approval stays and still wins in the table.
     other = H.tiny_l3_model(tmp_path / "model2", seed=1)
     summary = run_batch(cohort[0], settings_for(copy, other))

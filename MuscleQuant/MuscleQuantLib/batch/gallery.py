@@ -92,6 +92,15 @@ def _summary_html(summary: dict[str, Any]) -> str:
     return " · ".join(f"{k.replace('_', ' ')}: <b>{html.escape(str(summary[k]))}</b>" for k in keys if k in summary)
 
 
+def _review_html(row: dict[str, Any]) -> str:
+    """Who approved the values shown (the table's approved row), so the gallery never passes an approved
+    correction off as the automatic result or the other way round."""
+    if row.get("review_status") != "approved":
+        return ""
+    return (f'<p class="review" data-review-version="{html.escape(_text(row.get("review_version")))}">approved '
+            f'v{html.escape(_text(row.get("review_version")))} by {html.escape(_text(row.get("approved_by")))}</p>')
+
+
 def _card(row: dict[str, Any], case_dir: Path, out: Path) -> str:
     flagged = row.get("plausibility_status") == "needs_review" or row.get("status") != "done"
     thumb = case_dir / "thumbnail.png"
@@ -116,7 +125,7 @@ def _card(row: dict[str, Any], case_dir: Path, out: Path) -> str:
             f'data-checks="{html.escape(" ".join(checks))}" {data_attrs}>'
             f'{picture}<h3>{html.escape(str(row["case_id"]))}</h3>'
             f'<p class="status">{html.escape(str(row.get("status", "")))} '
-            f'{html.escape(_text(row.get("reason")))}</p>'
+            f'{html.escape(_text(row.get("reason")))}</p>{_review_html(row)}'
             f'{_flags_html(flags)}<ul>{values}</ul>'
             f'<p class="files">{" ".join(links)}</p></div>')
 

@@ -93,8 +93,20 @@ def merge_approved(out: Path, case_id: str, labels_path: Path, approver: str, no
                                                sitk.GetArrayViewFromImage(approved)),
                 "row": {k: v for k, v in result.row.items() if k != "patient_id"}}
     write_json(folder / APPROVAL, approval)  # written last: a version without it is not an approval
-    write_measurements(out, case_rows(store, store.case_ids()))
+    rows = case_rows(store, store.case_ids())
+    write_measurements(out, rows)
+    _rebuild_gallery(out, rows)
     return approval
+
+
+def _rebuild_gallery(out: Path, rows: list[dict[str, Any]]) -> None:
+    """The gallery shows what the table shows: an approval re-draws it (a batch folder without a gallery or
+    summary, e.g. one made by an older version, is left as it is)."""
+    from .gallery import build_gallery
+
+    summary_path = out / "summary.json"
+    if (out / "gallery.html").exists() and summary_path.exists():
+        build_gallery(out, rows, json.loads(summary_path.read_text(encoding="utf-8")))
 
 
 def review_queue(out: Path) -> list[dict[str, Any]]:
