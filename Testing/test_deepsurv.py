@@ -116,6 +116,33 @@ def test_deepsurv_refuses_bad_input_with_one_line(cohort_run, tmp_path, run_cli)
     assert not (tmp_path / "o2" / "metrics.csv").exists()
 
 
+def test_a_failed_write_leaves_no_partial_run_and_keeps_the_earlier_one(cohort_run, tmp_path, run_cli, monkeypatch):
+    """The model is written after the tables and figures: a full disk there must not leave them behind, nor
+    replace an earlier run's files (--overwrite)."""
+    import errno
+    import shutil
+
+    from MuscleQuantSurvivalLib.deepsurv import outputs
+
+    cases, features, (first, _) = cohort_run
+    earlier = tmp_path / "earlier"
+    shutil.copytree(first, earlier)
+    before = {p.relative_to(earlier): p.read_bytes() for p in earlier.rglob("*") if p.is_file()}
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs, "save_pipeline", full_disk)
+    base = ["cohort", "deepsurv", cases / "clinical.csv", "--measurements", cases / "measurements.csv", "--features",
+            features, "--bootstrap", "5", "--seed", "2", "--progress", "none"]
+    code, _, err = run_cli(*base, "--out", tmp_path / "new")
+    assert code == 2 and "no space left" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "new").exists() and not list(tmp_path.glob(".new*"))
+    code, _, err = run_cli(*base, "--out", earlier, "--overwrite")
+    assert code == 2 and "no space left" in err
+    assert {p.relative_to(earlier): p.read_bytes() for p in earlier.rglob("*") if p.is_file()} == before
+
+
 def test_cohort_report_gains_a_deepsurv_section(cohort_run, tmp_path, run_cli):
     cases, features, _ = cohort_run
     out = tmp_path / "report"

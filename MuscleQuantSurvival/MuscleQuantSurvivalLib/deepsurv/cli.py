@@ -49,7 +49,15 @@ def request_from_args(args: argparse.Namespace):  # noqa: ANN201 - DeepSurvReque
                            settings=DeepSurvSettings(code_size=args.code_size, seed=args.seed))
 
 
+def _moved(value: Any, staging: Path, out: Path) -> Any:
+    """A written path (or list of them) where it lives after the staged folder was committed."""
+    from ..staging import final_path
+
+    return [final_path(v, staging, out) for v in value] if isinstance(value, list) else final_path(value, staging, out)
+
+
 def run(args: argparse.Namespace, progress: Progress, cohort) -> dict[str, Any]:
+    from ..staging import staged_folder
     from .analysis import read_features, run_deepsurv
     from .outputs import write_run
 
@@ -62,7 +70,11 @@ def run(args: argparse.Namespace, progress: Progress, cohort) -> dict[str, Any]:
     progress.update("deepsurv", 0.1, "fitting scaler, autoencoder and DeepSurv on the training set")
     result = run_deepsurv(cohort, features, request)
     progress.update("deepsurv", 0.8, "writing tables, figures and the model")
-    written = write_run(args.out, cohort, features, result, request, overwrite=args.overwrite)
+    # Staged like every cohort command: a full disk or an interruption leaves no risk table without its model,
+    # and an earlier run's files stay as they were until the new ones are complete.
+    with staged_folder(args.out) as staging:
+        written = write_run(staging, cohort, features, result, request, overwrite=args.overwrite)
+    written = {k: v if k == "comparison" else _moved(v, staging, args.out) for k, v in written.items()}
     progress.update("deepsurv", 1.0, f"wrote {args.out}")
     return {"files": {k: v for k, v in written.items() if k != "comparison"}, "comparison": written["comparison"],
             "notes": result.notes}
