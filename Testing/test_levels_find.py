@@ -4,6 +4,7 @@ geometry for every storage orientation, slab training labels from metadata, and 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -119,6 +120,19 @@ def test_found_slice_is_the_band_centre_in_stored_indices(orientation):
     assert result.adjacent_slices == [result.slice_index - 1, result.slice_index, result.slice_index + 1]
     centre = image.TransformContinuousIndexToPhysicalPoint((19.5, 19.5, float(result.slice_index)))
     assert result.position_mm == pytest.approx(list(centre))
+
+
+@pytest.mark.parametrize("order", [(0, 2, 1), (2, 0, 1)])
+def test_coronal_or_sagittal_storage_gives_the_level_in_mm_not_a_stored_slice(order):
+    """A stored slice of a coronal or sagittal acquisition is not a level (2D presets refuse such images)."""
+    axial = band_image(20, 30)
+    found = find_level("l3", axial, model=bright_model(), device="cpu")
+    stored = sitk.PermuteAxes(axial, list(order))  # same voxels in space, slices along y (coronal) or x (sagittal)
+    result = find_level("l3", stored, model=bright_model(), device="cpu")
+    assert not result.found and result.slice_index is None and result.levels == {}
+    assert "not axial" in result.reason, result.reason
+    z = float(re.search(r"at z (-?[0-9.]+) mm", result.reason).group(1))
+    assert abs(z - found.position_mm[2]) <= 2.5  # within a slice of the axial answer (that one is rounded to a slice)
 
 
 def test_synthetic_out_of_view_scan_is_not_found():

@@ -127,6 +127,13 @@ def find_level(preset: Preset | str, image: sitk.Image, image_path: str | Path |
         if anchor is not None:
             result = apply_anchor(spec, protocol, result, anchor, profile.spacing[2])
     result.model = model_name
+    if result.found and not _axial(image):
+        # A stored slice of a coronal or sagittal acquisition is not a level: its index would name the wrong plane
+        # and 2D presets refuse such images, so say where the level is and what to do instead.
+        z = _stored_converter(image, prepared, physical=True)(result.levels[protocol]["network_z"])
+        return LevelResult(spec.level_preset, protocol, False, result.confidence, model=model_name,
+                           reason=f"{protocol} is at z {z:.1f} mm (head-foot), but this image's slices are not axial: "
+                                  "reformat it to axial slices to find and measure the level on a slice")
     if result.found:
         to_stored = _stored_converter(image, prepared)
         for name, net_z in result.levels.items():
@@ -325,8 +332,15 @@ def _card_settings(preset: Preset, card: dict[str, Any]) -> tuple[Preset, Profil
     return preset, profile
 
 
-def _stored_converter(original: sitk.Image, prepared: PreparedVolume):
-    """Map a fractional z of the cropped network grid to the original's stored slice (via physical space)."""
+def _axial(image: sitk.Image) -> bool:
+    """Whether the stored slice axis runs head-foot (the slices are axial, possibly tilted)."""
+    slice_axis = np.abs(np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)[:, 2])
+    return int(np.argmax(slice_axis)) == 2
+
+
+def _stored_converter(original: sitk.Image, prepared: PreparedVolume, physical: bool = False):
+    """Map a fractional z of the cropped network grid to the original's stored slice (via physical space), or
+    with ``physical`` to its head-foot position in mm."""
     grid = prepared.grid
     probe = sitk.Image([1, 1, 1], sitk.sitkUInt8)
     probe.SetOrigin(grid.origin)
@@ -338,6 +352,6 @@ def _stored_converter(original: sitk.Image, prepared: PreparedVolume):
 
     def convert(network_z: float) -> float:
         point = probe.TransformContinuousIndexToPhysicalPoint((cx, cy, z0 + float(network_z)))
-        return float(original.TransformPhysicalPointToContinuousIndex(point)[2])
+        return float(point[2]) if physical else float(original.TransformPhysicalPointToContinuousIndex(point)[2])
 
     return convert
