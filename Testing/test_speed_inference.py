@@ -148,7 +148,7 @@ def _old_pipeline(image_path: Path, model_dir: Path, slice_index: int | None) ->
     from MuscleQuantLib.models.modelfile import load_model
     from MuscleQuantLib.pipeline.geometry import canonical_slice_index
     from MuscleQuantLib.pipeline.intensity import body_mask_ct
-    from MuscleQuantLib.pipeline.postprocess import resolve_hu_range
+    from MuscleQuantLib.pipeline.postprocess import keep_one_piece, resolve_hu_range
     from MuscleQuantLib.pipeline.predict import _stitched_torch, decide
     from MuscleQuantLib.pipeline.prepare import (
         prepare_slice,
@@ -181,9 +181,15 @@ def _old_pipeline(image_path: Path, model_dir: Path, slice_index: int | None) ->
         k = canonical_slice_index(image, canonical, slice_index)
         prepared = prepare_slice(canonical, preset, tuple(prep["spacing_mm"]), k)
         classes[k] = slice_prediction_to_native(labels_of(prepared.image), prepared)
+        body = body_mask_ct(hu[k])
+        # One piece per side (added after the speed work, on purpose, in both pipelines): the new rule's own
+        # function, so that the comparison still covers everything else the old code did.
+        midline = _old_midline_x(body)
+        raw = _old_split_sides(classes[k], preset, midline)
+        kept = keep_one_piece(raw, preset.output_values(preset.one_piece_before_window), join=False)
+        classes[k][kept != raw] = 0
         classes_hu = _old_apply_hu_window(classes, hu, resolve_hu_range(preset.hu_range), only=preset.muscle_values())
         classes_hu[k] = _old_remove_small_islands(classes_hu[k], sx * sy, preset.min_island_mm2)
-        body = body_mask_ct(hu[k])
     else:
         prepared = prepare_volume(canonical, preset, tuple(prep["spacing_mm"]))
         classes = volume_prediction_to_native(labels_of(prepared.image), prepared)
@@ -191,6 +197,8 @@ def _old_pipeline(image_path: Path, model_dir: Path, slice_index: int | None) ->
         classes_hu = _old_remove_small_islands(classes_hu, sx * sy * sz, preset.min_island_mm3)
         body = body_mask_ct(hu)
     sided = _old_split_sides(classes_hu, preset, _old_midline_x(body))
+    if preset.spatial_dims == 2:
+        sided[k] = keep_one_piece(sided[k], preset.output_values(preset.one_piece))
     volume = sitk.GetImageFromArray(sided)
     volume.CopyInformation(canonical)
     return sitk.GetArrayFromImage(from_canonical(volume, image))

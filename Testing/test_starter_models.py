@@ -122,8 +122,8 @@ def test_an_installed_model_takes_precedence_over_the_starter(fresh_home, run_cl
 # predicted muscle inside liver, kidneys, spleen, stomach, gallbladder, pancreas, small bowel, duodenum or colon.
 # The shipped starter meets the erector target; psoas and organ share are guarded at what it measures
 # (see the issue note), so a regression fails here while the remaining gap stays visible.
-REAL_CT_FLOORS = {"dice_erector_spinae": 0.85, "dice_psoas_major": 0.65}
-REAL_CT_ORGAN_CEILING = 0.07
+REAL_CT_FLOORS = {"dice_erector_spinae": 0.85, "dice_psoas_major": 0.70}  # the issue's targets
+REAL_CT_ORGAN_CEILING = 0.04  # measured 3.35 % with one piece per side (6.2 % without); target 2 %
 
 
 def test_l3_starter_on_the_real_ct(shared_data, monkeypatch):

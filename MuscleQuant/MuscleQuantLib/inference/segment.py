@@ -26,6 +26,7 @@ from ..pipeline.geometry import (
 from ..pipeline.intensity import body_mask_ct, foreground_mask
 from ..pipeline.postprocess import (
     apply_hu_window,
+    keep_one_piece,
     midline_x,
     remove_small_islands,
     resolve_hu_range,
@@ -177,13 +178,22 @@ def _postprocess(classes: np.ndarray, hu: np.ndarray, canonical: sitk.Image, pre
                  hu_window: tuple[float, float] | None) -> tuple[np.ndarray, float]:
     """HU window, small islands, body midline and sides on the canonical labels: one axial slice (2D presets,
     ``canonical`` is that slice) or the volume."""
+    body = body_mask_ct(hu) if preset.modality == "CT" else sitk.GetArrayFromImage(foreground_mask(canonical)) > 0
+    midline = midline_x(body)
+    one_piece = classes.ndim == 2
+    if one_piece and preset.one_piece_before_window:
+        raw = split_sides(classes, preset, midline)
+        kept = keep_one_piece(raw, preset.output_values(preset.one_piece_before_window), join=False)
+        if kept is not raw:
+            classes = np.where(kept != raw, 0, classes).astype(classes.dtype, copy=False)
     classes = apply_hu_window(classes, hu, hu_window, only=preset.muscle_values())
     sx, sy, *sz = canonical.GetSpacing()
     voxel = sx * sy if classes.ndim == 2 else sx * sy * sz[0]
     classes = remove_small_islands(classes, voxel, preset.min_island_mm2 if classes.ndim == 2 else preset.min_island_mm3)
-    body = body_mask_ct(hu) if preset.modality == "CT" else sitk.GetArrayFromImage(foreground_mask(canonical)) > 0
-    midline = midline_x(body)
-    return split_sides(classes, preset, midline), midline
+    sided = split_sides(classes, preset, midline)
+    if one_piece and preset.one_piece:
+        sided = keep_one_piece(sided, preset.output_values(preset.one_piece))
+    return sided, midline
 
 
 def _like(array: np.ndarray, reference: sitk.Image) -> sitk.Image:
@@ -234,7 +244,11 @@ def _summary(request: SegmentRequest, image: sitk.Image, preset: Preset, card: d
         "slice": slice_info,
         "hu_range": {"name": request.hu_range or preset.hu_range, "window": list(hu_window) if hu_window else None},
         "postprocessing": {"min_island_mm2": preset.min_island_mm2, "min_island_mm3": preset.min_island_mm3,
-                           "midline_canonical_x": round(midline, 2), "sides": "patient left = +x (LPS)"},
+                           "midline_canonical_x": round(midline, 2), "sides": "patient left = +x (LPS)",
+                           **({"one_piece_per_side": {"before_hu_window": list(preset.one_piece_before_window),
+                                                      "after_hu_window": list(preset.one_piece)}}
+                              if preset.spatial_dims == 2 and (preset.one_piece or preset.one_piece_before_window)
+                              else {})},
         "labels": labels, "device": device, "seconds": round(seconds, 2),
         **({"notice": card["training"].get("notice") or STARTER_NOTICE} if is_starter(card) else {}),
     }

@@ -87,6 +87,48 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     return regions == int(np.argmax(sizes))
 
 
+def keep_one_piece(labels: np.ndarray, values: Collection[int], join: bool = True) -> np.ndarray:
+    """Keep only the largest 8-connected piece of each of ``values`` (2D): a muscle group that is one piece
+    per side on an axial slice, so another piece is where the network ran on into a neighbour (on the real
+    CT: psoas into kidney, the wall into spleen, rectus into liver) and is erased, or is part of the muscle
+    it touches, mislabelled (a "quadratus" piece inside the erector), and joins that label (``join``; on
+    the network's raw output, before the HU window trims it to muscle, a neighbour says nothing and the
+    piece is erased). Other values are left as they are; nothing to change returns ``labels`` itself."""
+    out = labels
+    structure = ndimage.generate_binary_structure(2, 2)
+    boxes = ndimage.find_objects(labels)  # sided output labels: uint16
+    for value in values:
+        if value > len(boxes) or boxes[value - 1] is None:
+            continue
+        box = boxes[value - 1]
+        pieces, count = ndimage.label(labels[box] == value, structure)
+        if count <= 1:
+            continue
+        sizes = np.bincount(pieces.ravel())
+        sizes[0] = 0
+        keep = int(np.argmax(sizes))
+        if out is labels:
+            out = labels.copy()
+        out[box][(pieces > 0) & (pieces != keep)] = 0
+        for piece in range(1, count + 1) if join else ():
+            if piece != keep:
+                _join_neighbour(out, box, pieces == piece, value, structure)
+    return out
+
+
+def _join_neighbour(labels: np.ndarray, box: tuple[slice, ...], piece: np.ndarray, value: int,
+                    structure: np.ndarray) -> None:
+    """Give an erased piece of ``value`` the other label it borders most, if it borders any (not ``value``
+    itself, which an earlier piece of another label may have joined)."""
+    grown = tuple(slice(max(s.start - 1, 0), min(s.stop + 1, n)) for s, n in zip(box, labels.shape, strict=True))
+    mask = np.zeros([s.stop - s.start for s in grown], bool)
+    mask[tuple(slice(b.start - g.start, b.stop - g.start) for b, g in zip(box, grown, strict=True))] = piece
+    around = labels[grown][ndimage.binary_dilation(mask, structure) & ~mask]
+    around = around[(around > 0) & (around != value)]
+    if around.size:
+        labels[grown][mask] = np.bincount(around).argmax()
+
+
 def midline_x(body_mask: np.ndarray) -> float:
     """x index (canonical array) of the body's mid-sagittal plane: the mask's centre of mass (the same
     exact integer sum over voxels, taken per column)."""

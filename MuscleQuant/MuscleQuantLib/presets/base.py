@@ -107,6 +107,12 @@ class Preset:
     hu_range: str | None = "alberta"  # default post-processing HU window (CT only)
     min_island_mm2: float = 20.0  # 2D: drop smaller islands; 3D uses min_island_mm3
     min_island_mm3: float = 500.0
+    # 2D: label groups that are one piece per side on an axial slice; every other piece of that side is
+    # dropped. Thin bands (rectus, abdominal wall) are judged on the network's output, before the HU window
+    # breaks them at fat planes and partial volume; thick muscles (psoas, erector) after it, which also
+    # parts them from an organ they ran into across a fat plane.
+    one_piece_before_window: tuple[str, ...] = ()
+    one_piece: tuple[str, ...] = ()
     target_level: str | None = None  # level name in phantom metadata / level finder output
     phantom_anatomy: str | None = None
     citation: str = ""
@@ -127,6 +133,11 @@ class Preset:
 
     def label_by_name(self) -> dict[str, LabelSpec]:
         return {label.name: label for label in self.labels}
+
+    def output_values(self, names: tuple[str, ...]) -> tuple[int, ...]:
+        """Sided output label values of the named label groups."""
+        wanted = {label.value for label in self.labels if label.name in names}
+        return tuple(o.value for o in self.output_labels() if o.source_value in wanted)
 
     def output_labels(self) -> tuple[OutputLabel, ...]:
         """Sided output labels, numbered 1.. in preset order (left before right)."""

@@ -64,6 +64,10 @@ PRESET = Preset(
     },
     hu_range="alberta",
     min_island_mm2=25.0,
+    # One piece per side on the slice (see Preset.one_piece): the rectus and the wall on the network's
+    # output (the muscle HU window breaks these thin bands), psoas, quadratus and erector after the window.
+    one_piece_before_window=("rectus_abdominis", "abdominal_wall"),
+    one_piece=("psoas_major", "quadratus_lumborum"),
     target_level="L3",
     phantom_anatomy="l3",
     citation="Kreher R. et al., Anticancer Research 2022 (L3 five-group segmentation)",

@@ -1,0 +1,98 @@
+"""One piece per side (issue 14): on an axial L3 slice each muscle group is one piece per side, so a second
+piece is where the network ran on into a neighbour (on the real CT: psoas into kidney, the wall into
+spleen, rectus into liver). Thin bands are judged before the HU window, which breaks them; thick muscles
+after it, which parts them from an organ across a fat plane."""
+
+from __future__ import annotations
+
+import numpy as np
+import SimpleITK as sitk
+
+from MuscleQuantLib.inference.segment import _postprocess
+from MuscleQuantLib.pipeline.postprocess import keep_one_piece, resolve_hu_range
+from MuscleQuantLib.presets import get_preset
+
+
+def test_keep_one_piece_keeps_the_largest_piece_of_the_named_values_only():
+    labels = np.zeros((20, 20), np.uint16)
+    labels[1:6, 1:6] = 3  # 25 voxels
+    labels[10:12, 10:12] = 3  # 4 voxels: dropped
+    labels[15, 15] = 3
+    labels[1:3, 10:12] = 5  # value 5 is not named: both of its pieces stay
+    labels[15:17, 1:3] = 5
+    labels[6, 6] = 3  # touches the big piece at a corner: 8-connected, so part of it
+    out = keep_one_piece(labels, (3, 7))
+    assert (out == 3).sum() == 26 and out[6, 6] == 3 and out[10, 10] == 0 and out[15, 15] == 0
+    assert np.array_equal(out == 5, labels == 5)
+    assert labels[10, 10] == 3  # the input is not changed
+    # A piece that borders another muscle is that muscle, mislabelled: it joins it (most-bordered label).
+    labels[3, 12] = 3
+    labels[0, 19] = 5
+    out = keep_one_piece(labels, (3,))
+    assert out[3, 12] == 5 and out[0, 19] == 5 and (out == 3).sum() == 26
+    assert keep_one_piece(labels, (3,), join=False)[3, 12] == 0  # on raw output: erased, never joined
+    single = np.zeros((8, 8), np.uint16)
+    single[2:4, 2:4] = 3
+    assert keep_one_piece(single, (3,)) is single  # nothing to drop: no copy
+
+
+def _slice() -> tuple[np.ndarray, np.ndarray, sitk.Image]:
+    """A 1 mm body (fat, 60 HU muscle where labelled) with L3 classes drawn on it."""
+    y, x = np.mgrid[:120, :160]
+    hu = np.where(((x - 80) / 75.0) ** 2 + ((y - 60) / 55.0) ** 2 <= 1, -100.0, -1000.0).astype(np.float32)
+    classes = np.zeros(hu.shape, np.uint16)
+    # Rectus (class 1) on the patient's right (canonical x < midline): a band broken by a fat stripe.
+    classes[100:104, 40:70] = 1
+    hu[100:104, 40:70] = 60.0
+    hu[100:104, 54:56] = -100.0  # fat inside the band: the HU window breaks it in two
+    # The same side's rectus class also runs into an "organ" (muscle HU) that is a separate blob.
+    classes[80:90, 45:55] = 1
+    hu[80:90, 45:55] = 40.0
+    # Psoas (class 3) on the right: the muscle, and a second piece across a fat plane (organ-like).
+    classes[50:66, 60:80] = 3  # labelled through the fat column at x 72: one piece before the window
+    hu[50:66, 60:72] = 50.0
+    hu[50:66, 73:80] = 45.0
+    image = sitk.GetImageFromArray(hu)
+    image.SetSpacing((1.0, 1.0))
+    return classes, hu, image
+
+
+def test_the_l3_preset_keeps_one_piece_per_side_with_thin_bands_judged_before_the_window():
+    preset = get_preset("l3")
+    assert preset.one_piece_before_window and preset.one_piece
+    classes, hu, image = _slice()
+    sided, midline = _postprocess(classes, hu, image, preset, resolve_hu_range("alberta"))
+    names = {o.value: o.name for o in preset.output_labels()}
+    rectus = next(v for v, n in names.items() if n == "rectus_abdominis_right")
+    psoas = next(v for v, n in names.items() if n == "psoas_major_right")
+    assert midline > 70  # the drawn labels lie on the patient's right
+    # The rectus band keeps both halves the window parted; the detached blob in the "organ" is gone.
+    assert (sided[100:104, 40:54] == rectus).all() and (sided[100:104, 56:70] == rectus).all()
+    assert not (sided[80:90, 45:55] == rectus).any()
+    # The psoas keeps its larger piece; the piece beyond the fat plane (x 72) is dropped.
+    assert (sided[50:66, 60:72] == psoas).all() and not (sided[50:66, 73:80] == psoas).any()
+
+
+def test_without_the_rule_every_piece_stays():
+    """The same slice through a preset that names no groups: what the rule removes above is really there."""
+    import dataclasses
+
+    preset = dataclasses.replace(get_preset("l3"), one_piece_before_window=(), one_piece=())
+    classes, hu, image = _slice()
+    sided, _ = _postprocess(classes, hu, image, preset, resolve_hu_range("alberta"))
+    assert (sided[80:90, 45:55] > 0).all() and (sided[50:66, 73:80] > 0).all()
+
+
+def test_the_segmentation_json_says_which_groups_were_kept_in_one_piece(tmp_path):
+    """What was done to the network's output is in the record, not only in the code."""
+    from MuscleQuantLib.inference.segment import SegmentRequest, segment
+    from MuscleQuantLib.models.starter import starter_for
+    from MuscleQuantLib.phantoms.registry import PhantomOptions, generate_case, write_case
+
+    case = generate_case("l3", 5, 0, PhantomOptions(in_view=True, resolution="low"))
+    files = write_case(case, tmp_path / "case")
+    level = int(round(case.metadata["levels"]["L3"]["center_slice"]))
+    summary = segment(SegmentRequest(image=tmp_path / "case" / files["image"], model=starter_for("l3"),
+                                     out=tmp_path / "out", slice_index=level, device="cpu"))
+    assert summary["postprocessing"]["one_piece_per_side"] == {
+        "before_hu_window": ["rectus_abdominis", "abdominal_wall"], "after_hu_window": ["psoas_major", "quadratus_lumborum"]}
