@@ -31,6 +31,9 @@ def test_keep_one_piece_keeps_the_largest_piece_of_the_named_values_only():
     out = keep_one_piece(labels, (3,))
     assert out[3, 12] == 5 and out[0, 19] == 5 and (out == 3).sum() == 26
     assert keep_one_piece(labels, (3,), join=False)[3, 12] == 0  # on raw output: erased, never joined
+    # min_share: a further piece of at least that share of the largest stays (a wall drawn apart).
+    shared = keep_one_piece(labels, (3,), min_share=0.15)
+    assert shared[10, 10] == 3 and shared[15, 15] == 0  # 4 of 26 voxels stays, 1 does not
     single = np.zeros((8, 8), np.uint16)
     single[2:4, 2:4] = 3
     assert keep_one_piece(single, (3,)) is single  # nothing to drop: no copy
@@ -52,6 +55,11 @@ def _slice() -> tuple[np.ndarray, np.ndarray, sitk.Image]:
     classes[50:66, 60:80] = 3  # labelled through the fat column at x 72: one piece before the window
     hu[50:66, 60:72] = 50.0
     hu[50:66, 73:80] = 45.0
+    # Abdominal wall (class 2) on the right: a lateral band (120 voxels), a posterior piece (60: 50 %) and
+    # a small piece in an "organ" (16: 13 %).
+    for rows, cols in ((slice(30, 50), slice(20, 26)), (slice(30, 40), slice(34, 40)), (slice(42, 46), slice(44, 48))):
+        classes[rows, cols] = 2
+        hu[rows, cols] = 50.0
     image = sitk.GetImageFromArray(hu)
     image.SetSpacing((1.0, 1.0))
     return classes, hu, image
@@ -71,6 +79,12 @@ def test_the_l3_preset_keeps_one_piece_per_side_with_thin_bands_judged_before_th
     assert not (sided[80:90, 45:55] == rectus).any()
     # The psoas keeps its larger piece; the piece beyond the fat plane (x 72) is dropped.
     assert (sided[50:66, 60:72] == psoas).all() and not (sided[50:66, 73:80] == psoas).any()
+    # The wall (class 2) keeps a second piece of at least 30 % of its largest (its posterior part drawn
+    # apart), and loses a small one (spill into an organ).
+    wall = next(v for v, n in names.items() if n == "abdominal_wall_right")
+    assert preset.piece_share == {"abdominal_wall": 0.3}
+    assert (sided[30:50, 20:26] == wall).all() and (sided[30:40, 34:40] == wall).all()
+    assert not (sided[42:46, 44:48] == wall).any()
 
 
 def test_without_the_rule_every_piece_stays():
@@ -95,4 +109,5 @@ def test_the_segmentation_json_says_which_groups_were_kept_in_one_piece(tmp_path
     summary = segment(SegmentRequest(image=tmp_path / "case" / files["image"], model=starter_for("l3"),
                                      out=tmp_path / "out", slice_index=level, device="cpu"))
     assert summary["postprocessing"]["one_piece_per_side"] == {
-        "before_hu_window": ["rectus_abdominis", "abdominal_wall"], "after_hu_window": ["psoas_major", "quadratus_lumborum"]}
+        "before_hu_window": ["rectus_abdominis", "abdominal_wall"], "after_hu_window": ["psoas_major", "quadratus_lumborum"],
+        "further_piece_share": {"abdominal_wall": 0.3}}

@@ -148,7 +148,7 @@ def _old_pipeline(image_path: Path, model_dir: Path, slice_index: int | None) ->
     from MuscleQuantLib.models.modelfile import load_model
     from MuscleQuantLib.pipeline.geometry import canonical_slice_index
     from MuscleQuantLib.pipeline.intensity import body_mask_ct
-    from MuscleQuantLib.pipeline.postprocess import keep_one_piece, resolve_hu_range
+    from MuscleQuantLib.pipeline.postprocess import keep_main_pieces, resolve_hu_range
     from MuscleQuantLib.pipeline.predict import _stitched_torch, decide
     from MuscleQuantLib.pipeline.prepare import (
         prepare_slice,
@@ -186,7 +186,7 @@ def _old_pipeline(image_path: Path, model_dir: Path, slice_index: int | None) ->
         # function, so that the comparison still covers everything else the old code did.
         midline = _old_midline_x(body)
         raw = _old_split_sides(classes[k], preset, midline)
-        kept = keep_one_piece(raw, preset.output_values(preset.one_piece_before_window), join=False)
+        kept = keep_main_pieces(raw, preset, preset.one_piece_before_window, join=False)
         classes[k][kept != raw] = 0
         classes_hu = _old_apply_hu_window(classes, hu, resolve_hu_range(preset.hu_range), only=preset.muscle_values())
         classes_hu[k] = _old_remove_small_islands(classes_hu[k], sx * sy, preset.min_island_mm2)
@@ -198,7 +198,7 @@ def _old_pipeline(image_path: Path, model_dir: Path, slice_index: int | None) ->
         body = body_mask_ct(hu)
     sided = _old_split_sides(classes_hu, preset, _old_midline_x(body))
     if preset.spatial_dims == 2:
-        sided[k] = keep_one_piece(sided[k], preset.output_values(preset.one_piece))
+        sided[k] = keep_main_pieces(sided[k], preset, preset.one_piece)
     volume = sitk.GetImageFromArray(sided)
     volume.CopyInformation(canonical)
     return sitk.GetArrayFromImage(from_canonical(volume, image))

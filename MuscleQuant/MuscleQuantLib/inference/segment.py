@@ -26,7 +26,7 @@ from ..pipeline.geometry import (
 from ..pipeline.intensity import body_mask_ct, foreground_mask
 from ..pipeline.postprocess import (
     apply_hu_window,
-    keep_one_piece,
+    keep_main_pieces,
     midline_x,
     remove_small_islands,
     resolve_hu_range,
@@ -183,7 +183,7 @@ def _postprocess(classes: np.ndarray, hu: np.ndarray, canonical: sitk.Image, pre
     one_piece = classes.ndim == 2
     if one_piece and preset.one_piece_before_window:
         raw = split_sides(classes, preset, midline)
-        kept = keep_one_piece(raw, preset.output_values(preset.one_piece_before_window), join=False)
+        kept = keep_main_pieces(raw, preset, preset.one_piece_before_window, join=False)
         if kept is not raw:
             classes = np.where(kept != raw, 0, classes).astype(classes.dtype, copy=False)
     classes = apply_hu_window(classes, hu, hu_window, only=preset.muscle_values())
@@ -192,7 +192,7 @@ def _postprocess(classes: np.ndarray, hu: np.ndarray, canonical: sitk.Image, pre
     classes = remove_small_islands(classes, voxel, preset.min_island_mm2 if classes.ndim == 2 else preset.min_island_mm3)
     sided = split_sides(classes, preset, midline)
     if one_piece and preset.one_piece:
-        sided = keep_one_piece(sided, preset.output_values(preset.one_piece))
+        sided = keep_main_pieces(sided, preset, preset.one_piece)
     return sided, midline
 
 
@@ -246,7 +246,8 @@ def _summary(request: SegmentRequest, image: sitk.Image, preset: Preset, card: d
         "postprocessing": {"min_island_mm2": preset.min_island_mm2, "min_island_mm3": preset.min_island_mm3,
                            "midline_canonical_x": round(midline, 2), "sides": "patient left = +x (LPS)",
                            **({"one_piece_per_side": {"before_hu_window": list(preset.one_piece_before_window),
-                                                      "after_hu_window": list(preset.one_piece)}}
+                                                      "after_hu_window": list(preset.one_piece),
+                                                      "further_piece_share": preset.piece_share}}
                               if preset.spatial_dims == 2 and (preset.one_piece or preset.one_piece_before_window)
                               else {})},
         "labels": labels, "device": device, "seconds": round(seconds, 2),

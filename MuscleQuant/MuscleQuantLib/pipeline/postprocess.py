@@ -87,13 +87,15 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     return regions == int(np.argmax(sizes))
 
 
-def keep_one_piece(labels: np.ndarray, values: Collection[int], join: bool = True) -> np.ndarray:
+def keep_one_piece(labels: np.ndarray, values: Collection[int], join: bool = True, min_share: float = 1.0) -> np.ndarray:
     """Keep only the largest 8-connected piece of each of ``values`` (2D): a muscle group that is one piece
     per side on an axial slice, so another piece is where the network ran on into a neighbour (on the real
     CT: psoas into kidney, the wall into spleen, rectus into liver) and is erased, or is part of the muscle
     it touches, mislabelled (a "quadratus" piece inside the erector), and joins that label (``join``; on
     the network's raw output, before the HU window trims it to muscle, a neighbour says nothing and the
-    piece is erased). Other values are left as they are; nothing to change returns ``labels`` itself."""
+    piece is erased). ``min_share`` < 1 keeps every further piece at least that share of the largest (a
+    wall whose layers the network drew apart). Other values are left as they are; nothing to change
+    returns ``labels`` itself."""
     out = labels
     structure = ndimage.generate_binary_structure(2, 2)
     boxes = ndimage.find_objects(labels)  # sided output labels: uint16
@@ -106,14 +108,26 @@ def keep_one_piece(labels: np.ndarray, values: Collection[int], join: bool = Tru
             continue
         sizes = np.bincount(pieces.ravel())
         sizes[0] = 0
-        keep = int(np.argmax(sizes))
+        drop = np.flatnonzero(sizes < min_share * sizes.max())
+        drop = drop[drop > 0]
+        if drop.size == 0:
+            continue
         if out is labels:
             out = labels.copy()
-        out[box][(pieces > 0) & (pieces != keep)] = 0
-        for piece in range(1, count + 1) if join else ():
-            if piece != keep:
-                _join_neighbour(out, box, pieces == piece, value, structure)
+        out[box][np.isin(pieces, drop)] = 0
+        for piece in drop if join else ():
+            _join_neighbour(out, box, pieces == piece, value, structure)
     return out
+
+
+def keep_main_pieces(labels: np.ndarray, preset: Preset, names: Collection[str], join: bool = True) -> np.ndarray:
+    """``keep_one_piece`` for the preset's named label groups, each with its ``piece_share`` (default 1:
+    only the largest piece per side)."""
+    shares = {name: preset.piece_share.get(name, 1.0) for name in names}
+    for share in sorted(set(shares.values())):
+        group = tuple(name for name, value in shares.items() if value == share)
+        labels = keep_one_piece(labels, preset.output_values(group), join=join, min_share=share)
+    return labels
 
 
 def _join_neighbour(labels: np.ndarray, box: tuple[slice, ...], piece: np.ndarray, value: int,

@@ -113,6 +113,7 @@ class Preset:
     # parts them from an organ they ran into across a fat plane.
     one_piece_before_window: tuple[str, ...] = ()
     one_piece: tuple[str, ...] = ()
+    piece_share: dict[str, float] = field(default_factory=dict)  # a further piece stays at this share of the largest
     target_level: str | None = None  # level name in phantom metadata / level finder output
     phantom_anatomy: str | None = None
     citation: str = ""
