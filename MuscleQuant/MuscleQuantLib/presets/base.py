@@ -109,7 +109,7 @@ class Preset:
     min_island_mm3: float = 500.0
     # 2D: label groups that are one piece per side on an axial slice; every other piece of that side is
     # dropped. Thin bands (rectus, abdominal wall) are judged on the network's output, before the HU window
-    # breaks them at fat planes and partial volume; thick muscles (psoas, erector) after it, which also
+    # breaks them at fat planes and partial volume; thick muscles (e.g. psoas) after it, which also
     # parts them from an organ they ran into across a fat plane.
     one_piece_before_window: tuple[str, ...] = ()
     one_piece: tuple[str, ...] = ()
