@@ -47,6 +47,7 @@ def test_every_starter_recipe_ships_sealed_small_and_reproducible(preset):
     assert training["synthetic"]["generator_version"] and training["synthetic"]["recipe"]
     assert training["max_minutes"] is None  # iteration counts, never a wall-clock budget
     assert training["seed"] == spec.train_seed
+    assert len(card["members"]) == spec.folds and card["ensemble"] == ("single" if spec.folds == 1 else "majority")
     synthetic = training["synthetic"]
     if spec.data == "phantoms":
         assert synthetic["recipe"]["parts"] == [list(part) for part in spec.parts]
@@ -82,6 +83,25 @@ def test_a_base_model_is_checked_against_the_base_recipe(tmp_path):
     with pytest.raises(SystemExit) as stop:
         train_starter_models.main(["--preset", "temporalis", "--work", str(tmp_path), "--base-model", str(tmp_path)])
     assert stop.value.code == 2 and not any(tmp_path.iterdir())
+
+
+def test_the_training_script_takes_folds_and_a_seed(tmp_path, monkeypatch):
+    """``--folds K`` makes the folds' majority-vote model and ``--train-seed`` replaces the recipe's seed (how the
+    seed spread and the fold ensemble in the issue-14 note were measured); the report and card say so."""
+    import train_starter_models
+
+    from MuscleQuantLib.models.card import read_card
+    from MuscleQuantLib.training import starter
+
+    small = dataclasses.replace(STARTERS["l3"], samples=6, max_epochs=1)
+    monkeypatch.setitem(starter.STARTERS, "l3", small)
+    monkeypatch.setattr(train_starter_models, "STARTERS", starter.STARTERS)
+    code = train_starter_models.main(["--preset", "l3", "--work", str(tmp_path), "--folds", "2", "--train-seed", "5"])
+    assert code == 0
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert (report["folds"], report["train_seed"], len(report["best_epoch"])) == (2, 5, 2)
+    card = read_card(tmp_path / "run" / "model")
+    assert card["ensemble"] == "majority" and len(card["members"]) == 2 and card["training"]["seed"] == 5
 
 
 def test_models_list_shows_the_starters_on_a_fresh_install(fresh_home, run_cli):

@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
                         "organ_contact; default: the one STARTERS names, else the full recipe)")
     parser.add_argument("--samples", type=int, help="override the spec's number of synthetic images")
     parser.add_argument("--epochs", type=int, help="override the spec's epochs (iterations = epochs × 20 for l3)")
+    parser.add_argument("--folds", type=int, help="override the spec's folds (K > 1: the model is the K folds' "
+                        "majority vote)")
+    parser.add_argument("--train-seed", type=int, help="override the spec's training seed (how much a seed alone moves "
+                        "the figures)")
     parser.add_argument("--base-model", type=Path, help="a recipe with a base stage fine-tunes the model that stage "
                         "made: this one (checked against the base recipe by its card, e.g. the previously shipped "
                         "starter) instead of training the base first")
@@ -58,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
                      f"(choose from {sorted(ablations) or 'none'})")
     if args.evaluate and args.preset not in ("l3", "l3_level"):
         parser.error("--evaluate: only l3 and l3_level have a real-CT evaluation here (head: realmr_head.py)")
-    spec = dataclasses.replace(spec, samples=args.samples or spec.samples, max_epochs=args.epochs or spec.max_epochs)
+    spec = dataclasses.replace(spec, samples=args.samples or spec.samples, max_epochs=args.epochs or spec.max_epochs,
+                               train_seed=spec.train_seed if args.train_seed is None else args.train_seed,
+                               folds=args.folds or spec.folds)
     command = "python Testing/benchmarks/train_starter_models.py " + " ".join(argv if argv is not None else sys.argv[1:])
     started, cpu0 = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
     if args.base_model is not None and spec.base is None:
@@ -67,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                             Progress("text"), base_model=args.base_model)
     model = Path(summary["model"])
     report = {"preset": args.preset, "recipe": args.recipe or spec.recipe or "full", "samples": spec.samples,
-              "epochs": spec.max_epochs,
+              "epochs": spec.max_epochs, "train_seed": spec.train_seed, "folds": spec.folds,
               "synthetic_val_dice": round(summary["mean_best_val_dice"], 3),
-              "best_epoch": summary["folds"][0]["best_epoch"], "stopped": summary["folds"][0]["stopped"],
+              "best_epoch": [f["best_epoch"] for f in summary["folds"]], "stopped": [f["stopped"] for f in summary["folds"]],
               "wall_s": round(time.monotonic() - started), "cpu_s": round(resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0)}
     if args.evaluate:
         sys.path.insert(0, str(Path(__file__).parent))

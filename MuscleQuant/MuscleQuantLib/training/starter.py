@@ -34,6 +34,9 @@ class StarterSpec:
     parts: tuple[tuple[int, int, str], ...] = ()  # phantoms: (count, seed, in_view "random"/"never")
     contrast_curve: float = 0.0
     val_fraction: float = 0.1
+    # K > 1: K-fold cross-validation, and the model is the folds' majority vote (as the L3 paper's 10-fold CV):
+    # each member sees other data, so the errors one training run makes by chance are outvoted.
+    folds: int = 1
     recipe: str | None = None  # a named recipe of the generator (its ``RECIPES``); None: its full recipe
     # Fine-tuning: training starts from the model that ``base`` makes (trained first by the same script, or a
     # model already made by it, ``--base-model``), so a longer schedule or new data builds on a shipped model.
@@ -187,6 +190,7 @@ def train_starter(spec: StarterSpec, out: Path, command: str, recipe: Any = None
         provenance["base_recipe"] = json.loads(json.dumps(dataclasses.asdict(spec.base)))
     request = TrainRequest(preset=get_preset(spec.preset), data=data, out=out / "run", profile=spec.profile,
                            max_epochs=spec.max_epochs, seed=spec.train_seed, device="cpu", val_fraction=spec.val_fraction,
+                           folds=spec.folds,
                            model_id=model_id or f"{spec.preset.replace('_', '-')}-starter", version=STARTER_VERSION,
                            provenance=provenance, overwrite=True, contrast_curve=spec.contrast_curve, init=init,
                            description=f"{get_preset(spec.preset).title}: {STARTER_NOTICE}")
