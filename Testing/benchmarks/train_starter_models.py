@@ -60,11 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.recipe is not None and args.recipe not in ablations:
         parser.error(f"--recipe: {args.recipe!r} is not a recipe of the {spec.data} data of {args.preset} "
                      f"(choose from {sorted(ablations) or 'none'})")
+    if args.folds is not None and args.folds < 1:
+        parser.error(f"--folds: {args.folds} is not a number of folds (1 or more)")
     if args.evaluate and args.preset not in ("l3", "l3_level"):
         parser.error("--evaluate: only l3 and l3_level have a real-CT evaluation here (head: realmr_head.py)")
     spec = dataclasses.replace(spec, samples=args.samples or spec.samples, max_epochs=args.epochs or spec.max_epochs,
                                train_seed=spec.train_seed if args.train_seed is None else args.train_seed,
-                               folds=args.folds or spec.folds)
+                               folds=spec.folds if args.folds is None else args.folds)
     command = "python Testing/benchmarks/train_starter_models.py " + " ".join(argv if argv is not None else sys.argv[1:])
     started, cpu0 = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
     if args.base_model is not None and spec.base is None:
