@@ -26,6 +26,7 @@ from ..pipeline.geometry import (
 from ..pipeline.intensity import body_mask_ct, foreground_mask
 from ..pipeline.postprocess import (
     apply_hu_window,
+    grow_to_fat_edge,
     keep_main_pieces,
     midline_x,
     remove_small_islands,
@@ -186,6 +187,9 @@ def _postprocess(classes: np.ndarray, hu: np.ndarray, canonical: sitk.Image, pre
         kept = keep_main_pieces(raw, preset, preset.one_piece_before_window, join=False)
         if kept is not raw:
             classes = np.where(kept != raw, 0, classes).astype(classes.dtype, copy=False)
+    if preset.grow_to_fat:
+        grown = {spec.value for name, spec in preset.label_by_name().items() if name in preset.grow_to_fat}
+        classes = grow_to_fat_edge(classes, hu, hu_window, sorted(grown))
     classes = apply_hu_window(classes, hu, hu_window, only=preset.muscle_values())
     sx, sy, *sz = canonical.GetSpacing()
     voxel = sx * sy if classes.ndim == 2 else sx * sy * sz[0]
@@ -249,6 +253,8 @@ def _summary(request: SegmentRequest, image: sitk.Image, preset: Preset, card: d
                                                       "after_hu_window": list(preset.one_piece),
                                                       "further_piece_share": preset.piece_share}}
                               if preset.spatial_dims == 2 and (preset.one_piece or preset.one_piece_before_window)
+                              else {}),
+                           **({"grown_to_fat_edge": list(preset.grow_to_fat)} if preset.grow_to_fat and hu_window
                               else {})},
         "labels": labels, "device": device, "seconds": round(seconds, 2),
         **({"notice": card["training"].get("notice") or STARTER_NOTICE} if is_starter(card) else {}),

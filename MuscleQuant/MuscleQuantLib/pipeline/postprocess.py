@@ -46,6 +46,41 @@ def apply_hu_window(labels: np.ndarray, hu: np.ndarray, window: tuple[float, flo
     return out
 
 
+def grow_to_fat_edge(labels: np.ndarray, hu: np.ndarray, window: tuple[float, float] | None,
+                     values: Collection[int]) -> np.ndarray:
+    """Grow each of ``values`` by one pixel (4-/6-connected) into unlabelled pixels inside the HU window
+    that border fat (below the window): the rim of a thin band where muscle meets fat.
+
+    Why: the protocols outline a muscle at its fascia and let the HU window decide what is muscle, while
+    a network's outline of a band a few pixels thick stops short of its fat edge. On the held-out L3
+    phantoms the starter drew 75-85 % of the truth, its misses on that rim. A pixel takes the grown label
+    most of its neighbours carry; pixels bordering no fat (an organ against the band) are not grown into.
+    Run before :func:`apply_hu_window`; nothing to grow returns ``labels`` itself."""
+    if window is None or not values:
+        return labels
+    lo, hi = window
+    structure = ndimage.generate_binary_structure(labels.ndim, 1)
+    kernel = structure.astype(np.int16)
+    kernel[(1,) * labels.ndim] = 0
+    free = (labels == 0) & (hu >= lo) & (hu <= hi)
+    free &= ndimage.binary_dilation(hu < lo, np.ones((3,) * labels.ndim, bool))
+    best = np.zeros(labels.shape, dtype=labels.dtype)
+    count = np.zeros(labels.shape, dtype=np.int16)
+    for value in values:
+        mask = labels == value
+        if not mask.any():
+            continue
+        neighbours = ndimage.convolve(mask.astype(np.int16), kernel, mode="constant")
+        take = free & (neighbours > count)
+        best[take], count[take] = value, neighbours[take]
+    grow = count > 0
+    if not grow.any():
+        return labels
+    out = labels.copy()
+    out[grow] = best[grow]
+    return out
+
+
 def remove_small_islands(labels: np.ndarray, voxel_size: float, min_size: float) -> np.ndarray:
     """Remove connected pieces of each label smaller than ``min_size`` (mm² for 2D, mm³ for 3D).
 

@@ -114,6 +114,7 @@ class Preset:
     one_piece_before_window: tuple[str, ...] = ()
     one_piece: tuple[str, ...] = ()
     piece_share: dict[str, float] = field(default_factory=dict)  # a further piece stays at this share of the largest
+    grow_to_fat: tuple[str, ...] = ()  # CT: thin bands grown one pixel to their fat edge before the HU window
     target_level: str | None = None  # level name in phantom metadata / level finder output
     phantom_anatomy: str | None = None
     citation: str = ""
