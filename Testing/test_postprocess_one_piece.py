@@ -9,7 +9,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from MuscleQuantLib.inference.segment import _postprocess
-from MuscleQuantLib.pipeline.postprocess import grow_to_fat_edge, keep_one_piece, resolve_hu_range
+from MuscleQuantLib.pipeline.postprocess import grow_to_fat_edge, keep_one_piece, peel_at_organs, resolve_hu_range
 from MuscleQuantLib.presets import get_preset
 
 
@@ -112,6 +112,8 @@ def test_the_segmentation_json_says_which_groups_were_kept_in_one_piece(tmp_path
         "before_hu_window": ["rectus_abdominis", "abdominal_wall"], "after_hu_window": ["psoas_major", "quadratus_lumborum"],
         "further_piece_share": {"abdominal_wall": 0.3}}
     assert summary["postprocessing"]["grown_to_fat_edge"] == ["rectus_abdominis", "abdominal_wall"]
+    assert summary["postprocessing"]["peeled_at_organs"] == {
+        "depth_mm": {"rectus_abdominis": 9.0, "abdominal_wall": 9.0, "psoas_major": 3.0}, "organ_min_mm2": 800.0}
 
 
 def test_thin_bands_grow_one_pixel_to_their_fat_edge_and_never_into_an_organ():
@@ -154,3 +156,50 @@ def test_the_l3_preset_grows_rectus_and_wall_only():
     everything = dataclasses.replace(preset, grow_to_fat=("rectus_abdominis", "psoas_major"))
     out, _ = _postprocess(classes, hu, image, everything, resolve_hu_range("alberta"))
     assert (out[3, 15:19] > 0).all()  # what the preset leaves out would grow
+
+
+def test_a_muscle_against_an_organ_loses_its_pixels_next_to_it_up_to_its_depth():
+    """A large unlabelled muscle-HU region is an organ the network left out; the labelled pixels against it
+    are its edge the network ran into (rectus over the liver, psoas into the kidney on the real CT)."""
+    hu = np.full((30, 30), -100.0, np.float32)  # fat
+    labels = np.zeros(hu.shape, np.uint16)
+    hu[2:8, 2:28] = 50.0
+    labels[2:8, 2:28] = 1  # a band: its rows 6-7 lie on an organ (rows 8-19, 240 px)
+    hu[8:20, 2:28] = 55.0
+    labels[2:8, 29:30] = 0
+    hu[24:27, 2:10] = 50.0
+    labels[24:26, 2:10] = 3  # psoas on a small unlabelled region (row 26: 8 px): not an organ
+    window = resolve_hu_range("alberta")
+    out = peel_at_organs(labels, hu, window, {1: 3, 3: 3}, min_region_px=100)
+    assert (out[2:5, 2:28] == 1).all() and not out[5:8].any()  # three rows peeled, layer by layer
+    assert (out[24:26, 2:10] == 3).all()  # the small region is no organ
+    assert (peel_at_organs(labels, hu, window, {1: 1}, 100)[2:7, 2:28] == 1).all()  # depth 1: one row
+    assert (peel_at_organs(labels, hu, window, {3: 3}, 100) == labels).all()  # only the named values peel
+    assert (peel_at_organs(labels, hu, window, {3: 3, 1: 3}, 5)[25] == 0).all()  # a smaller organ size: it is one
+    assert labels[7, 5] == 1  # the input is not changed
+    assert peel_at_organs(labels, hu, None, {1: 3}, 100) is labels  # MR (no window): nothing to do
+    fat_only = labels.copy()
+    fat_only[:] = 0
+    fat_only[2:8, 2:28] = 1
+    hu2 = np.where(hu == 55.0, -100.0, hu).astype(np.float32)
+    assert peel_at_organs(fat_only, hu2, window, {1: 3}, 100) is fat_only  # no organ beside it: untouched
+
+
+def test_the_l3_preset_peels_bands_deeper_than_psoas_at_organs():
+    """L3: rectus and wall 9 mm, psoas 3 mm (it truly abuts the kidney), quadratus and erector never."""
+    preset = get_preset("l3")
+    assert preset.peel_at_organs_mm == {"rectus_abdominis": 9.0, "abdominal_wall": 9.0, "psoas_major": 3.0}
+    classes = np.zeros((70, 60), np.uint16)
+    hu = np.full(classes.shape, -100.0, np.float32)
+    hu[15:45, 10:50] = 55.0  # an organ, 1200 px of 1 mm: over 800 mm²
+    classes[3:15, 10:50] = 1  # rectus, 12 mm thick, on its front
+    hu[3:15, 10:50] = 50.0
+    classes[45:51, 10:25] = 3  # psoas on its back
+    hu[45:51, 10:25] = 50.0
+    classes[45:51, 30:45] = 5  # erector on its back: never peeled
+    hu[45:51, 30:45] = 50.0
+    image = sitk.GetImageFromArray(hu)
+    out, _ = _postprocess(classes, hu, image, preset, resolve_hu_range("alberta"))
+    assert (out[3:6, 10:50] > 0).all() and not out[6:15, 12:48].any()  # rectus: 9 px of 1 mm peeled
+    assert not out[45:48, 10:25].any() and (out[48:51, 10:25] > 0).all()  # psoas: 3 px
+    assert (out[45:51, 30:45] > 0).all()

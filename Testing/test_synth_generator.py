@@ -174,3 +174,26 @@ def test_an_image_without_air_or_fat_gets_its_air_back(monkeypatch):
     sample = draw_l3_slice(np.random.default_rng(3))
     assert (sample.image == -1000).any()  # set by the fix (the field-of-view padding is -1024)
     assert sample.image.min() <= CT_AIR_OR_FAT_HU and (sample.image > CT_AIR_OR_FAT_HU).any()
+
+
+def test_midline_contact_puts_an_organ_between_the_recti_against_the_fat():
+    """On the real CT the liver's left lobe lay against the midline fat between the recti and the starter
+    called it rectus: the named recipe ``midline_contact`` draws a wide linea alba with an organ in it."""
+    from scipy import ndimage
+
+    assert FULL.midline_contact == 0.0 and RECIPES["midline_contact"].midline_contact > 0
+    counts = {}
+    for share in (1.0, 0.0):
+        recipe = dataclasses.replace(RECIPES["midline_contact"], midline_contact=share, elastic_px=0.0)
+        counts[share] = 0
+        for seed in range(8):
+            rng = np.random.default_rng(seed)
+            canvas, _ = draw_abdomen(rng, recipe, draw_habitus(rng, recipe))
+            x, y = canvas.coordinates()
+            front = (np.abs(x) < 4.0) & (y < np.median(y))  # the anterior midline
+            tissues = canvas.labels
+            organ_on_fat = np.isin(tissues, ORGANS) & ndimage.binary_dilation(tissues == T.SAT)
+            counts[share] += bool((organ_on_fat & front).any())
+            if share:
+                assert not (front & (tissues == T.RECTUS)).any(), seed  # the gap: no rectus at the midline
+    assert counts[1.0] == 8 and counts[0.0] <= 3, counts  # without it only where the gap is thin (2 of 8)

@@ -29,6 +29,7 @@ from ..pipeline.postprocess import (
     grow_to_fat_edge,
     keep_main_pieces,
     midline_x,
+    peel_at_organs,
     remove_small_islands,
     resolve_hu_range,
     split_sides,
@@ -193,6 +194,10 @@ def _postprocess(classes: np.ndarray, hu: np.ndarray, canonical: sitk.Image, pre
     classes = apply_hu_window(classes, hu, hu_window, only=preset.muscle_values())
     sx, sy, *sz = canonical.GetSpacing()
     voxel = sx * sy if classes.ndim == 2 else sx * sy * sz[0]
+    if one_piece and preset.peel_at_organs_mm:
+        depth = {preset.label_by_name()[name].value: max(1, round(mm / ((sx + sy) / 2)))
+                 for name, mm in preset.peel_at_organs_mm.items()}
+        classes = peel_at_organs(classes, hu, hu_window, depth, int(np.ceil(preset.organ_min_mm2 / voxel)))
     classes = remove_small_islands(classes, voxel, preset.min_island_mm2 if classes.ndim == 2 else preset.min_island_mm3)
     sided = split_sides(classes, preset, midline)
     if one_piece and preset.one_piece:
@@ -255,7 +260,10 @@ def _summary(request: SegmentRequest, image: sitk.Image, preset: Preset, card: d
                               if preset.spatial_dims == 2 and (preset.one_piece or preset.one_piece_before_window)
                               else {}),
                            **({"grown_to_fat_edge": list(preset.grow_to_fat)} if preset.grow_to_fat and hu_window
-                              else {})},
+                              else {}),
+                           **({"peeled_at_organs": {"depth_mm": preset.peel_at_organs_mm,
+                                                    "organ_min_mm2": preset.organ_min_mm2}}
+                              if preset.peel_at_organs_mm and hu_window and preset.spatial_dims == 2 else {})},
         "labels": labels, "device": device, "seconds": round(seconds, 2),
         **({"notice": card["training"].get("notice") or STARTER_NOTICE} if is_starter(card) else {}),
     }

@@ -81,6 +81,38 @@ def grow_to_fat_edge(labels: np.ndarray, hu: np.ndarray, window: tuple[float, fl
     return out
 
 
+def peel_at_organs(labels: np.ndarray, hu: np.ndarray, window: tuple[float, float] | None,
+                   depth_px: dict[int, int], min_region_px: int) -> np.ndarray:
+    """Unlabel the pixels of ``depth_px``'s values that lie against an organ, up to that many pixels deep.
+
+    An organ here is a connected region of at least ``min_region_px`` in-window pixels the network left
+    unlabelled (liver, kidney, spleen, bowel wall share muscle's HU). Where a muscle touches one, its
+    pixels next to it are the organ's edge the network ran into (on the real CT: rectus over the liver's
+    left lobe, psoas into the kidney), so they are peeled layer by layer, each layer joining the organ.
+    Run after :func:`apply_hu_window`; nothing to peel returns ``labels`` itself."""
+    if window is None or not depth_px or max(depth_px.values()) < 1:
+        return labels
+    lo, hi = window
+    regions, count = ndimage.label((labels == 0) & (hu >= lo) & (hu <= hi))
+    if count == 0:
+        return labels
+    sizes = np.bincount(regions.ravel())
+    sizes[0] = 0
+    organ = _lookup(regions, {int(k): 1 for k in np.flatnonzero(sizes >= min_region_px)}, np.bool_)
+    structure = ndimage.generate_binary_structure(labels.ndim, 1)
+    out = labels
+    for layer in range(max(depth_px.values())):
+        peelable = _lookup(out, {v: 1 for v, depth in depth_px.items() if depth > layer}, np.bool_)
+        hit = peelable & ndimage.binary_dilation(organ, structure)
+        if not hit.any():
+            break
+        if out is labels:
+            out = labels.copy()
+        out[hit] = 0
+        organ |= hit
+    return out
+
+
 def remove_small_islands(labels: np.ndarray, voxel_size: float, min_size: float) -> np.ndarray:
     """Remove connected pieces of each label smaller than ``min_size`` (mm² for 2D, mm³ for 3D).
 

@@ -115,6 +115,10 @@ class Preset:
     one_piece: tuple[str, ...] = ()
     piece_share: dict[str, float] = field(default_factory=dict)  # a further piece stays at this share of the largest
     grow_to_fat: tuple[str, ...] = ()  # CT: thin bands grown one pixel to their fat edge before the HU window
+    # 2D CT: depth (mm) to which a group is unlabelled where it lies against an organ, an unlabelled in-window
+    # region of at least ``organ_min_mm2`` (pipeline.postprocess.peel_at_organs), after the HU window.
+    peel_at_organs_mm: dict[str, float] = field(default_factory=dict)
+    organ_min_mm2: float = 800.0
     target_level: str | None = None  # level name in phantom metadata / level finder output
     phantom_anatomy: str | None = None
     citation: str = ""

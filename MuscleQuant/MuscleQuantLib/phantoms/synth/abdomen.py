@@ -126,6 +126,18 @@ def band(c: Canvas, value: int, rx: float, ry_ant: float, ry_post: float, yc: fl
     c.fill(value, mask)
 
 
+def _midline_organ(c: Canvas, rng: np.random.Generator, level: float, mrx: float, mra: float, mrp: float,
+                   yc: float, gap: float, depth: float, s: float) -> None:
+    """An organ (the liver's left lobe above L3, else stomach or bowel wall) in the linea alba gap, against
+    the subcutaneous fat: the gap between the recti becomes visceral fat, then the organ fills it."""
+    band(c, T.VAT, mrx, mra, mrp, yc, depth + 1.0, (-gap, gap), within=(T.SAT,))
+    organ = T.LIVER if level < 2.8 and rng.random() < 0.7 else (T.STOMACH_WALL if rng.random() < 0.5 else T.BOWEL_WALL)
+    ry = rng.uniform(12.0, 30.0) * s
+    rx = rng.uniform(0.6, 1.2) * mra * np.sin(np.deg2rad(gap)) + rng.uniform(15.0, 45.0) * s
+    c.blob(organ, rng.uniform(-0.3, 0.3) * rx, yc - mra + ry * rng.uniform(0.6, 0.9), rx, ry,
+           angle_deg=rng.uniform(-10, 10), wobble=wobble(rng, 0.15), within=SOFT)
+
+
 def draw_abdomen(rng: np.random.Generator, recipe: Recipe, hab: Habitus, pixel_mm: float = 1.0
                  ) -> tuple[Canvas, dict[str, float]]:
     """One slice's tissue map (after elastic deformation) and what was drawn (level, sizes)."""
@@ -182,6 +194,11 @@ def draw_abdomen(rng: np.random.Generator, recipe: Recipe, hab: Habitus, pixel_m
         lo, hi = (rect_end, post_end) if side > 0 else (-post_end, -rect_end)
         band(canvas, T.WALL, mrx, mra, mrp, yc, wall_t * rng.uniform(0.9, 1.3), (lo, hi), within=(T.SAT,))
     gap = rng.uniform(2.0, 7.0)
+    # A wide linea alba with an organ in it (``Recipe.midline_contact``; no draw without it): on the real CT
+    # the liver's left lobe lay against the midline fat between the recti, and the starter called it rectus.
+    midline = recipe.midline_contact > 0 and rng.random() < recipe.midline_contact
+    if midline:
+        gap = rng.uniform(5.0, 14.0)
     rect_t = m * s * rng.uniform(7.0, 14.0)
     band(canvas, T.RECTUS, mrx, mra, mrp, yc, rect_t, (gap, rect_end - 1.0), within=(T.SAT,))
     band(canvas, T.RECTUS, mrx, mra, mrp, yc, rect_t, (-rect_end + 1.0, -gap), within=(T.SAT,))
@@ -190,6 +207,8 @@ def draw_abdomen(rng: np.random.Generator, recipe: Recipe, hab: Habitus, pixel_m
     ry_cav = np.where(y < yc, yc + cav_ant, cav_post - yc)
     cavity = ((x / cav_rx) ** 2 + ((y - yc) / ry_cav) ** 2 <= 1.0) & np.isin(canvas.labels, (T.SAT, T.SKIN))
     canvas.fill(T.VAT, cavity)
+    if midline:
+        _midline_organ(canvas, rng, level, mrx, mra, mrp, yc, gap, max(rect_t, wall_t), s)
     if level < 2.0 and recipe.anatomy and rng.random() < 0.6:  # lung bases in the posterior recesses
         for side in (-1, 1):
             canvas.blob(T.LUNG, side * cav_rx * 0.7, yc + 0.7 * (cav_post - yc), cav_rx * 0.3 * (2.0 - level),

@@ -9,6 +9,7 @@ from typing import Any
 
 # Bump when a change to the generator changes the images drawn for a seed.
 # 1.1.0 adds organ contact (``organ_contact``); with it at 0, as in FULL, every draw is 1.0.0's.
+# ``midline_contact`` (0 in FULL: every draw unchanged) adds an organ in a wide linea alba.
 GENERATOR_VERSION = "1.1.0"
 
 
@@ -19,6 +20,7 @@ class Recipe:
     organs: bool = True  # liver, spleen, kidneys, stomach, pancreas, bowel (gas/stool/contrast), vessels
     organ_wobble: float = 0.35  # outline harmonics of organs (0: plain ellipses)
     organ_contact: float = 0.0  # share of draws with an organ against a muscle (kidney-psoas, liver-rectus, ...)
+    midline_contact: float = 0.0  # share of draws with a wide linea alba and an organ in it against the fat
     anatomy: bool = True  # muscle size and position follow the vertebral level, ribs, crura, iliac crests
     habitus: bool = True  # thin to obese, sarcopenic to muscular, arms beside the body, table
     artefacts: bool = True  # blur, noise, partial volume, streaks, metal, resampling to 0.6-3.5 mm
@@ -38,4 +40,5 @@ ABLATIONS: dict[str, Recipe] = {
     "no_habitus": dataclasses.replace(FULL, habitus=False),
 }
 # Named recipes a starter may be trained with (``StarterSpec.recipe``): the ablations and the additions.
-RECIPES: dict[str, Recipe] = ABLATIONS | {"organ_contact": dataclasses.replace(FULL, organ_contact=0.6)}
+RECIPES: dict[str, Recipe] = ABLATIONS | {"organ_contact": dataclasses.replace(FULL, organ_contact=0.6),
+                                          "midline_contact": dataclasses.replace(FULL, midline_contact=0.5)}
