@@ -9,7 +9,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from MuscleQuantLib.inference.segment import _postprocess
-from MuscleQuantLib.pipeline.postprocess import grow_to_fat_edge, keep_one_piece, peel_at_organs, resolve_hu_range
+from MuscleQuantLib.pipeline.postprocess import (
+    grow_to_fat_edge,
+    keep_one_piece,
+    peel_at_organs,
+    resolve_hu_range,
+)
 from MuscleQuantLib.presets import get_preset
 
 
