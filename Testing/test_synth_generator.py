@@ -197,3 +197,19 @@ def test_midline_contact_puts_an_organ_between_the_recti_against_the_fat():
             if share:
                 assert not (front & (tissues == T.RECTUS)).any(), seed  # the gap: no rectus at the midline
     assert counts[1.0] == 8 and counts[0.0] <= 3, counts  # without it only where the gap is thin (2 of 8)
+
+
+def test_full_draws_what_it_drew_before_the_named_additions():
+    """The shipped L3 starter's card says its data came from FULL at generator 1.1.0; the named additions
+    (``organ_contact``, ``midline_contact``) may draw from the seed only when they are on. Pinned: the
+    tissue maps of FULL's first four seeds (elastic deformation off, so only the geometry and the order of
+    draws are compared), as drawn before ``midline_contact`` existed."""
+    import hashlib
+
+    recipe = dataclasses.replace(FULL, elastic_px=0.0)
+    digest = hashlib.sha256()
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        canvas, _ = draw_abdomen(rng, recipe, draw_habitus(rng, recipe))
+        digest.update(canvas.labels.tobytes())
+    assert digest.hexdigest()[:16] == "da7c349b59f23a9f"
